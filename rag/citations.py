@@ -1,0 +1,183 @@
+"""Citations attached and verified in code, whatever markers the model wrote.
+
+Each answer sentence is compared with every sentence (and pair of adjacent sentences) of the passages the
+model was shown. Support combines lexical coverage (how much of the sentence's content words the source
+contains, numbers required verbatim) and embedding similarity. A sentence whose best support is below the
+threshold is unsupported: it is dropped from the answer, or replaced by the best-supported source sentence
+when extractive fallback is on.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from embeddings.encoder import Embedder
+from rag.text import content_tokens, split_sentences, stem, tokenize
+from rag.types import AnswerSentence, Citation, Hit
+
+_MARKER = re.compile(r"\s*\[(?:\d+(?:\s*[,;-]\s*\d+)*)\]")
+_NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
+_WORD_NUMBERS = {
+    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "fifty": "50",
+}
+
+
+def strip_markers(text: str) -> str:
+    return _MARKER.sub("", text).strip()
+
+
+def _norm_number(token: str) -> str:
+    return _WORD_NUMBERS.get(token, token.replace(",", ""))
+
+
+def _terms(text: str) -> set[str]:
+    return {stem(_norm_number(t)) for t in content_tokens(text)}
+
+
+def _numbers(text: str) -> set[str]:
+    out = set()
+    for t in tokenize(text):
+        t = _norm_number(t)
+        if _NUMBER.match(t):
+            out.add(t)
+    return out
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A candidate source span: one sentence, or two adjacent sentences, of a passage."""
+
+    passage_n: int
+    hit: Hit
+    start: int  # offsets into the document's normalised text
+    end: int
+    text: str
+    pair_second: int | None = None  # start of the second sentence when this span is a pair
+
+    @property
+    def pair(self) -> bool:
+        return self.pair_second is not None
+
+
+@dataclass(frozen=True)
+class SentenceSupport:
+    sentence: str
+    evidence: Evidence | None
+    support: float
+    lexical: float
+    semantic: float
+
+
+def evidence_spans(passages: Sequence[Hit]) -> list[Evidence]:
+    """Every sentence of every passage, then every pair of adjacent sentences (singles first)."""
+    singles: list[Evidence] = []
+    pairs: list[Evidence] = []
+    for n, hit in enumerate(passages, start=1):
+        sentences = split_sentences(hit.chunk.text, offset=hit.chunk.start)
+        local = hit.chunk.start
+        for i, s in enumerate(sentences):
+            singles.append(Evidence(n, hit, s.start, s.end, s.text))
+            if i + 1 < len(sentences):
+                nxt = sentences[i + 1]
+                pairs.append(Evidence(n, hit, s.start, nxt.end, hit.chunk.text[s.start - local : nxt.end - local],
+                                      pair_second=nxt.start))
+    return singles + pairs
+
+
+class CitationChecker:
+    def __init__(self, embedder: Embedder, *, min_support: float = 0.5, lexical_weight: float = 0.6):
+        self.embedder = embedder
+        self.min_support = min_support
+        self.lexical_weight = lexical_weight
+
+    def lexical_support(self, sentence: str, source: str, question: str = "") -> float:
+        """Coverage of the sentence's content terms by the source; terms not already in the question (the new
+        claims) count double, and a number absent from the source caps support at 0.2."""
+        terms = _terms(sentence)
+        if not terms:
+            return 0.0
+        source_terms = _terms(source)
+        question_terms = _terms(question)
+        weight = {t: (1.0 if t in question_terms else 2.0) for t in terms}
+        covered = sum(w for t, w in weight.items() if t in source_terms)
+        score = covered / sum(weight.values())
+        missing_numbers = _numbers(sentence) - _numbers(source)
+        return min(score, 0.2) if missing_numbers else score
+
+    def score(self, sentences: Sequence[str], passages: Sequence[Hit], question: str = "") -> list[SentenceSupport]:
+        spans = evidence_spans(passages)
+        if not sentences:
+            return []
+        if not spans:
+            return [SentenceSupport(s, None, 0.0, 0.0, 0.0) for s in sentences]
+        # The question gives short answers ("272.") the context they need for embedding similarity.
+        queries = [f"{question} {s}".strip() for s in sentences]
+        vectors = self.embedder.encode(queries + [e.text for e in spans])
+        q_vecs, e_vecs = vectors[: len(queries)], vectors[len(queries) :]
+        semantic = np.clip(q_vecs @ e_vecs.T, 0.0, 1.0)
+        results = []
+        for i, sentence in enumerate(sentences):
+            best: SentenceSupport | None = None
+            single_lex: dict[tuple[int, int], float] = {}
+            for j, span in enumerate(spans):
+                lex = self.lexical_support(sentence, span.text, question)
+                if not span.pair:
+                    single_lex[(span.passage_n, span.start)] = lex
+                elif lex <= max(single_lex.get((span.passage_n, span.start), 0.0),
+                                single_lex.get((span.passage_n, span.pair_second), 0.0)) + 1e-9:
+                    # A pair is only a candidate when the second sentence adds support the first lacks.
+                    continue
+                sem = float(semantic[i, j])
+                combined = self.lexical_weight * lex + (1 - self.lexical_weight) * sem
+                if lex <= 0.2:  # no lexical grounding (or a missing number): similarity alone cannot support
+                    combined = min(combined, lex)
+                if best is None or combined > best.support + 1e-9:
+                    best = SentenceSupport(sentence, span, combined, lex, sem)
+            results.append(best)  # type: ignore[arg-type]
+        return results
+
+    def attach(self, answer_text: str, passages: Sequence[Hit], question: str = "", *,
+               extractive_fallback: bool = False) -> tuple[str, list[AnswerSentence], list[Citation], list[str]]:
+        """Returns (cited answer text, sentences, citations, unsupported sentences that were dropped)."""
+        clean = strip_markers(answer_text)
+        sentences = [s.text for s in split_sentences(clean)]
+        supports = self.score(sentences, passages, question)
+        citations: list[Citation] = []
+        by_span: dict[tuple[str, int, int], int] = {}
+        out_sentences: list[AnswerSentence] = []
+        dropped: list[str] = []
+        for sup in supports:
+            text = sup.sentence
+            evidence = sup.evidence
+            supported = evidence is not None and sup.support >= self.min_support
+            if not supported:
+                dropped.append(text)
+                if extractive_fallback and evidence is not None and sup.semantic >= self.min_support:
+                    # Quote the best-matching source sentence instead of an unsupported paraphrase.
+                    text, supported = evidence.text, True
+                else:
+                    continue
+            key = (evidence.hit.chunk.doc_id, evidence.start, evidence.end)
+            if key not in by_span:
+                by_span[key] = len(citations) + 1
+                citations.append(Citation(
+                    n=by_span[key], doc_id=evidence.hit.chunk.doc_id, title=evidence.hit.title,
+                    start=evidence.start, end=evidence.end, quote=evidence.text,
+                    passage_n=evidence.passage_n, support=round(sup.support, 4),
+                ))
+            out_sentences.append(AnswerSentence(text, (by_span[key],), True, round(sup.support, 4)))
+        cited = " ".join(_with_marker(s.text, s.citation_ns) for s in out_sentences)
+        return cited, out_sentences, citations, dropped
+
+
+def _with_marker(sentence: str, ns: tuple[int, ...]) -> str:
+    markers = "".join(f"[{n}]" for n in ns)
+    match = re.search(r"[.!?]+[\"')\]]*$", sentence)
+    if match:
+        return f"{sentence[: match.start()]} {markers}{sentence[match.start():]}"
+    return f"{sentence} {markers}"

@@ -1,0 +1,248 @@
+"""Command line: ``rag index | search | ask | chat | prepare-model``. A thin front end over RagPipeline."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from rag.generation import GeneratorError
+from rag.index import IndexError_
+from rag.loaders import LoadError
+from rag.pipeline import RagPipeline
+from rag.settings import Settings, SettingsError, load_settings
+from rag.stores.base import StoreError
+from rag.types import Answer
+
+console = Console()
+err_console = Console(stderr=True)
+
+EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
+
+
+def _add_common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--index", dest="index_dir", metavar="DIR", help="index folder (default: settings)")
+    p.add_argument("--config", metavar="FILE", help="TOML settings file (default: $RAG_CONFIG, ./rag.toml)")
+    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _add_generation(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--k", dest="top_k", type=int, metavar="N", help="passages to retrieve")
+    p.add_argument("--generator", choices=["llama_cpp", "openai", "transformers"], help="generator backend")
+    p.add_argument("--gguf", dest="gguf_path", metavar="FILE", help="GGUF model file for llama_cpp")
+    p.add_argument("--openai-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
+    p.add_argument("--openai-model", metavar="NAME", help="model name at the endpoint")
+    p.add_argument("--hf-model", dest="hf_model_dir", metavar="DIR", help="local Hugging Face model folder")
+    p.add_argument("--max-new-tokens", type=int, metavar="N")
+    p.add_argument("--temperature", type=float, help="0 (default) is greedy and reproducible")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="rag", description="Ask questions about your documents, offline, "
+                                     "with answers cited to the exact passage.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="index files and folders (incremental)")
+    p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the bundled seeds)")
+    p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    _add_common(p)
+
+    p = sub.add_parser("search", help="retrieval only: the best passages for a query")
+    p.add_argument("query")
+    p.add_argument("--k", dest="top_k", type=int, metavar="N", help="number of passages")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+
+    p = sub.add_parser("ask", help="answer one question with cited sources")
+    p.add_argument("question")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    _add_generation(p)
+
+    p = sub.add_parser("chat", help="multi-turn chat in the terminal")
+    _add_common(p)
+    _add_generation(p)
+
+    p = sub.add_parser("docs", help="list indexed documents")
+    p.add_argument("--json", action="store_true")
+    _add_common(p)
+
+    p = sub.add_parser("prepare-model", help="assemble and verify the bundled default model")
+    _add_common(p)
+    return parser
+
+
+SETTING_FLAGS = ("index_dir", "top_k", "generator", "gguf_path", "openai_base_url", "openai_model", "hf_model_dir",
+                 "max_new_tokens", "temperature")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {name: getattr(args, name, None) for name in SETTING_FLAGS}
+    return load_settings(overrides, Path(args.config) if args.config else None)
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not args.quiet and sys.stderr.isatty()
+
+
+def _print_answer(answer: Answer, *, streamed: bool = False) -> None:
+    if answer.abstained:
+        console.print(f"[bold yellow]{escape(answer.text)}[/] [dim]({escape(answer.abstain_reason or '')})[/]")
+        return
+    if not streamed:
+        console.print(escape(answer.text))
+    else:
+        console.print("\n[bold]Cited answer:[/] " + escape(answer.text))
+    console.print()
+    for c in answer.citations:
+        console.print(f"[bold cyan][{c.n}][/] {escape(c.doc_id)} — {escape(c.title)} "
+                      f"[dim](chars {c.start}-{c.end})[/]")
+        console.print(f"    [italic]\"{escape(c.quote)}\"[/]")
+    if answer.unsupported:
+        console.print(f"[dim]Dropped {len(answer.unsupported)} unsupported sentence(s).[/]")
+
+
+def cmd_index(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    paths = args.paths or [pipeline.settings.seeds_dir]
+    report = pipeline.index_paths(paths, rebuild=args.rebuild)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        if report.rebuilt_reason:
+            console.print(f"[yellow]Rebuilt: {escape(report.rebuilt_reason)}[/]")
+        console.print(f"Indexed into {pipeline.settings.index_dir}: {len(report.added)} added, "
+                      f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, {len(report.removed)} "
+                      f"removed, {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s.")
+        for s in report.skipped:
+            console.print(f"[red]skipped[/] {escape(s.path)}: {escape(s.reason)}")
+    return EXIT_SKIPPED if report.skipped else EXIT_OK
+
+
+def cmd_search(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    pipeline.ensure_index()
+    hits = pipeline.search(args.query, args.top_k)
+    if args.json:
+        print(json.dumps({"query": args.query, "passages": [
+            {"n": n, "doc": h.chunk.doc_id, "title": h.title, "chunk_id": h.chunk.chunk_id, "score": h.score,
+             "dense_score": h.dense_score, "bm25_score": h.bm25_score, "start": h.chunk.start, "end": h.chunk.end,
+             "text": h.chunk.text} for n, h in enumerate(hits, start=1)]}, indent=2))
+        return EXIT_OK
+    if not hits:
+        console.print("No matching passages.")
+    for n, h in enumerate(hits, start=1):
+        console.print(f"[bold cyan][{n}][/] {escape(h.chunk.doc_id)} — {escape(h.title)} "
+                      f"[dim](score {h.score:.4f}, dense {h.dense_score or 0:.3f}, bm25 {h.bm25_score or 0:.2f})[/]")
+        console.print("    " + escape(" ".join(h.chunk.text.split())[:400]))
+    return EXIT_OK
+
+
+def cmd_ask(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    pipeline.ensure_index()
+    if args.json:
+        print(json.dumps(pipeline.ask(args.question).to_json(), indent=2, ensure_ascii=False))
+        return EXIT_OK
+    answer = _stream_to_console(pipeline, args.question, [])
+    return EXIT_OK if answer is not None else EXIT_ERROR
+
+
+def _stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple[str, str]]) -> Answer | None:
+    answer = None
+    streamed = False
+    for event in pipeline.ask_stream(question, history):
+        if event.kind == "rewrite":
+            console.print(f"[dim]Standalone question: {escape(event.text)}[/]")
+        elif event.kind == "token":
+            if not streamed:
+                console.print("[dim]Draft:[/] ", end="")
+            streamed = True
+            console.print(escape(event.text), end="", soft_wrap=True, highlight=False)
+        elif event.kind == "answer":
+            answer = event.answer
+    if streamed:
+        console.print()
+    if answer is not None:
+        _print_answer(answer, streamed=streamed)
+    return answer
+
+
+def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    pipeline.ensure_index()
+    console.print("[bold]Ask about your documents.[/] Empty line or Ctrl-D to quit; /reset clears the history.")
+    history: list[tuple[str, str]] = []
+    while True:
+        try:
+            question = console.input("[bold green]> [/]").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return EXIT_OK
+        if not question:
+            return EXIT_OK
+        if question == "/reset":
+            history.clear()
+            continue
+        try:
+            answer = _stream_to_console(pipeline, question, history)
+        except ValueError as exc:
+            err_console.print(f"[red]{escape(str(exc))}[/]")
+            continue
+        if answer is not None:
+            history.append((answer.standalone_question or question, answer.text))
+
+
+def cmd_docs(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    pipeline.ensure_index()
+    docs = sorted(pipeline.index.documents.values(), key=lambda d: d.doc_id)
+    if args.json:
+        print(json.dumps([{"doc": d.doc_id, "title": d.title, "chunks": d.chunk_count, "path": d.source_path}
+                          for d in docs], indent=2))
+        return EXIT_OK
+    table = Table("document", "title", "chunks")
+    for d in docs:
+        table.add_row(escape(d.doc_id), escape(d.title), str(d.chunk_count))
+    console.print(table)
+    return EXIT_OK
+
+
+def cmd_prepare_model(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    from rag.generation.model_assets import ensure_default_gguf
+
+    path = ensure_default_gguf(pipeline.settings.model_cache_dir, progress=not args.quiet)
+    console.print(f"Default model ready: {path}")
+    return EXIT_OK
+
+
+COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "chat": cmd_chat, "docs": cmd_docs,
+            "prepare-model": cmd_prepare_model}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    for noisy in ("bm25s", "sentence_transformers", "transformers", "httpx"):
+        logging.getLogger(noisy).setLevel(logging.INFO if args.verbose else logging.WARNING)
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    try:
+        settings = _settings(args)
+        pipeline = RagPipeline(settings, progress=_progress(args))
+        return COMMANDS[args.command](pipeline, args)
+    except (SettingsError, IndexError_, StoreError, GeneratorError, LoadError, ValueError, KeyError) as exc:
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+        err_console.print(f"[bold red]error:[/] {escape(str(message))}")
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,62 @@
+"""The generator interface. Every implementation passes tests/test_generator_conformance.py."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+
+class GeneratorError(RuntimeError):
+    """A generator that cannot be loaded or reached; the message says why."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # system | user | assistant
+    content: str
+
+
+@dataclass(frozen=True)
+class GenerationParams:
+    max_tokens: int = 128
+    temperature: float = 0.0  # 0 = greedy, so answers reproduce
+    seed: int = 0
+    stop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Generation:
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    seconds: float
+    first_token_seconds: float | None = None
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """A chat model. ``stream`` yields text pieces; ``generate`` returns the whole completion."""
+
+    def describe(self) -> dict[str, object]:
+        """Backend, model name/path and settings, for the answer's ``model`` field."""
+
+    def generate(self, messages: list[ChatMessage], params: GenerationParams) -> Generation: ...
+
+    def stream(self, messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]: ...
+
+
+def collect(generator: Generator, messages: list[ChatMessage], params: GenerationParams) -> Generation:
+    """Default ``generate`` built on ``stream`` for backends without token counts."""
+    import time
+
+    started = time.perf_counter()
+    first = None
+    parts: list[str] = []
+    for piece in generator.stream(messages, params):
+        if first is None:
+            first = time.perf_counter() - started
+        parts.append(piece)
+    text = "".join(parts)
+    return Generation(text=text, prompt_tokens=0, completion_tokens=0,
+                      seconds=time.perf_counter() - started, first_token_seconds=first)

@@ -1,0 +1,83 @@
+"""llama.cpp backend (default): a local GGUF model run by llama-cpp-python on the CPU."""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rag.generation.base import ChatMessage, Generation, GenerationParams, GeneratorError
+
+log = logging.getLogger(__name__)
+
+
+class LlamaCppGenerator:
+    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, seed: int = 0):
+        self.model_path = Path(model_path)
+        if not self.model_path.is_file():
+            raise GeneratorError(f"GGUF model not found: {self.model_path}")
+        self.n_ctx = n_ctx
+        self.n_threads = n_threads or os.cpu_count() or 1
+        self.seed = seed
+        self._llm = None
+        # llama.cpp contexts are not thread-safe; one request at a time per loaded model.
+        self._lock = threading.RLock()
+
+    def describe(self) -> dict[str, object]:
+        return {"backend": "llama_cpp", "model": self.model_path.name, "path": str(self.model_path),
+                "n_ctx": self.n_ctx, "n_threads": self.n_threads}
+
+    @property
+    def llm(self):
+        with self._lock:
+            if self._llm is None:
+                try:
+                    from llama_cpp import Llama
+                except ImportError as exc:
+                    raise GeneratorError("the llama_cpp backend needs llama-cpp-python") from exc
+                started = time.perf_counter()
+                self._llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
+                                  seed=self.seed, verbose=False)
+                log.info("loaded %s in %.1fs", self.model_path.name, time.perf_counter() - started)
+            return self._llm
+
+    def _kwargs(self, messages: list[ChatMessage], params: GenerationParams) -> dict:
+        kwargs = {
+            "messages": [{"role": m.role, "content": m.content} for m in messages],
+            "max_tokens": params.max_tokens,
+            "temperature": params.temperature,
+            "seed": params.seed,
+            "stop": list(params.stop) or None,
+        }
+        if params.temperature == 0.0:
+            # Greedy: top_k=1 makes the sampler deterministic regardless of other sampling settings.
+            kwargs.update(top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
+        return kwargs
+
+    def generate(self, messages: list[ChatMessage], params: GenerationParams) -> Generation:
+        with self._lock:
+            llm = self.llm
+            started = time.perf_counter()
+            out = llm.create_chat_completion(**self._kwargs(messages, params))
+            seconds = time.perf_counter() - started
+        usage = out.get("usage") or {}
+        return Generation(
+            text=out["choices"][0]["message"]["content"] or "",
+            prompt_tokens=int(usage.get("prompt_tokens", 0)),
+            completion_tokens=int(usage.get("completion_tokens", 0)),
+            seconds=seconds,
+        )
+
+    def stream(self, messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]:
+        with self._lock:
+            for chunk in self.llm.create_chat_completion(stream=True, **self._kwargs(messages, params)):
+                delta = chunk["choices"][0].get("delta", {})
+                piece = delta.get("content")
+                if piece:
+                    yield piece
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.llm.tokenize(text.encode("utf-8"), add_bos=False))

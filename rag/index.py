@@ -1,0 +1,520 @@
+"""The on-disk index: vectors (a VectorStore), chunk/document catalog (SQLite) and a manifest (JSON).
+
+Layout of an index folder::
+
+    CURRENT              name of the live generation, swapped atomically
+    .lock                writers hold an exclusive flock on it
+    gen-000007/
+        manifest.json    embedder, chunker and store settings, counts
+        catalog.sqlite   documents (with their normalised text) and chunks (with offsets)
+        vectors.faiss    the vector store's own file
+
+A writer builds a complete new generation beside the live one and then replaces CURRENT, so a reader
+(or a crash at any point) always sees one whole, consistent generation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import shutil
+import sqlite3
+import time
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from embeddings.encoder import Embedder
+from rag.bm25 import BM25Index
+from rag.chunker import SentenceChunker
+from rag.loaders import LoadError, SkippedFile, discover_files, load_document
+from rag.progress import progress_bar
+from rag.stores.base import StoreError, VectorStore
+from rag.stores.faiss_store import FaissStore
+from rag.types import Chunk, Document
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CURRENT_FILE = "CURRENT"
+MANIFEST_FILE = "manifest.json"
+CATALOG_FILE = "catalog.sqlite"
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS documents (
+    doc_id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    source_path TEXT NOT NULL,
+    root TEXT NOT NULL,
+    content_hash TEXT NOT NULL,
+    text TEXT NOT NULL,
+    indexed_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    chunk_id INTEGER PRIMARY KEY,
+    doc_id TEXT NOT NULL REFERENCES documents(doc_id),
+    ordinal INTEGER NOT NULL,
+    start INTEGER NOT NULL,
+    "end" INTEGER NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+"""
+
+
+class IndexError_(RuntimeError):
+    """Base for index problems; messages are meant for the user."""
+
+
+class IndexLockedError(IndexError_):
+    pass
+
+
+class IndexMissingError(IndexError_):
+    pass
+
+
+class IndexCorruptError(IndexError_):
+    pass
+
+
+class IndexMismatchError(IndexError_):
+    pass
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    doc_id: str
+    title: str
+    source_path: str
+    root: str
+    content_hash: str
+    chunk_count: int
+
+
+@dataclass
+class IndexReport:
+    added: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    chunks_embedded: int = 0
+    rebuilt_reason: str | None = None
+    seconds: float = 0.0
+    generation: str | None = None
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed or self.rebuilt_reason)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "skipped": [{"path": s.path, "reason": s.reason} for s in self.skipped],
+            "chunks_embedded": self.chunks_embedded,
+            "rebuilt_reason": self.rebuilt_reason,
+            "seconds": round(self.seconds, 3),
+            "generation": self.generation,
+        }
+
+
+def index_exists(index_dir: Path) -> bool:
+    return (Path(index_dir) / CURRENT_FILE).is_file()
+
+
+def _current_generation(index_dir: Path) -> Path | None:
+    current = Path(index_dir) / CURRENT_FILE
+    if not current.is_file():
+        return None
+    name = current.read_text(encoding="utf-8").strip()
+    gen = Path(index_dir) / name
+    if not name.startswith("gen-") or not gen.is_dir():
+        raise IndexCorruptError(f"{current} points at {name!r}, which is not a generation folder")
+    return gen
+
+
+def _read_manifest(gen: Path) -> dict:
+    path = gen / MANIFEST_FILE
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise IndexCorruptError(f"manifest missing: {path}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise IndexCorruptError(f"manifest {path} is truncated or not JSON ({exc})") from None
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise IndexCorruptError(
+            f"index at {gen.parent} has format version {version!r}; this version of the tool reads "
+            f"{FORMAT_VERSION}. Rebuild it with: rag index --rebuild"
+        )
+    return manifest
+
+
+def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
+    if readonly:
+        if not path.is_file():
+            raise IndexCorruptError(f"catalog missing: {path}")
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    else:
+        conn = sqlite3.connect(path)
+        conn.executescript(SCHEMA)
+    try:
+        conn.execute("SELECT count(*) FROM chunks").fetchone()
+    except sqlite3.DatabaseError as exc:
+        conn.close()
+        raise IndexCorruptError(f"catalog {path} is truncated or not SQLite ({exc})") from None
+    return conn
+
+
+def _load_store(manifest: dict, gen: Path) -> VectorStore:
+    kind = manifest["store"]["kind"]
+    if kind != "faiss":
+        raise IndexCorruptError(f"unknown vector store kind {kind!r} in {gen / MANIFEST_FILE}")
+    try:
+        return FaissStore.load(gen, int(manifest["dimension"]))
+    except StoreError as exc:
+        raise IndexCorruptError(str(exc)) from None
+
+
+class DocumentIndex:
+    """A loaded, read-only index generation: vectors, BM25, chunks and documents in memory."""
+
+    def __init__(self, index_dir: Path, gen: Path, manifest: dict, store: VectorStore,
+                 chunks: dict[int, Chunk], documents: dict[str, DocumentInfo]):
+        self.index_dir = index_dir
+        self.generation = gen.name
+        self.manifest = manifest
+        self.store = store
+        self.chunks = chunks
+        self.documents = documents
+        ids = list(chunks)
+        self.bm25 = BM25Index(ids, [chunks[i].text for i in ids])
+
+    @classmethod
+    def open(cls, index_dir: Path) -> DocumentIndex:
+        index_dir = Path(index_dir)
+        gen = _current_generation(index_dir)
+        if gen is None:
+            raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
+        manifest = _read_manifest(gen)
+        store = _load_store(manifest, gen)
+        conn = _connect(gen / CATALOG_FILE, readonly=True)
+        try:
+            chunks = {
+                row[0]: Chunk(chunk_id=row[0], doc_id=row[1], ordinal=row[2], start=row[3], end=row[4], text=row[5])
+                for row in conn.execute('SELECT chunk_id, doc_id, ordinal, start, "end", text FROM chunks')
+            }
+            counts = dict(conn.execute("SELECT doc_id, count(*) FROM chunks GROUP BY doc_id").fetchall())
+            documents = {
+                row[0]: DocumentInfo(row[0], row[1], row[2], row[3], row[4], counts.get(row[0], 0))
+                for row in conn.execute("SELECT doc_id, title, source_path, root, content_hash FROM documents")
+            }
+        except sqlite3.DatabaseError as exc:
+            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc})") from None
+        finally:
+            conn.close()
+        if len(store) != len(chunks):
+            raise IndexCorruptError(
+                f"index at {index_dir} is inconsistent: {len(store)} vectors but {len(chunks)} chunks; "
+                "rebuild it with: rag index --rebuild"
+            )
+        return cls(index_dir, gen, manifest, store, chunks, documents)
+
+    def check_embedder(self, embedder: Embedder) -> None:
+        built = self.manifest.get("embedder")
+        if built != embedder.fingerprint:
+            raise IndexMismatchError(
+                f"the index at {self.index_dir} was built with embedder {built!r}, but the configured embedder "
+                f"is {embedder.fingerprint!r}; rebuild it with: rag index --rebuild"
+            )
+
+    def document_text(self, doc_id: str) -> str:
+        gen = self.index_dir / self.generation
+        conn = _connect(gen / CATALOG_FILE, readonly=True)
+        try:
+            row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        finally:
+            conn.close()
+        if row is None:
+            raise KeyError(doc_id)
+        return row[0]
+
+    def title(self, doc_id: str) -> str:
+        info = self.documents.get(doc_id)
+        return info.title if info else doc_id
+
+
+@contextlib.contextmanager
+def index_lock(index_dir: Path) -> Iterator[None]:
+    """Exclusive, non-blocking writer lock; a second writer gets a clear error instead of waiting."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with open(index_dir / ".lock", "a+") as fh:
+        try:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise IndexLockedError(
+                f"index at {index_dir} is locked by another process that is writing to it; try again when it ends"
+            ) from None
+        yield
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+class Indexer:
+    """Incremental writer: adds new and changed documents, removes deleted ones, never re-embeds
+    unchanged ones, and publishes a new generation atomically."""
+
+    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True):
+        self.index_dir = Path(index_dir)
+        self.embedder = embedder
+        self.chunker = chunker
+        self.progress = progress
+
+    # -- public API -------------------------------------------------------------------------------
+
+    def index_paths(self, paths: Iterable[Path], *, rebuild: bool = False) -> IndexReport:
+        """Index files and folders. Files that vanished from a folder given here are removed."""
+        paths = [Path(p) for p in paths]
+        report = IndexReport()
+        loaded: list[tuple[Document, str]] = []
+        roots = {str(p.resolve()) for p in paths if p.is_dir()}
+        found = list(discover_files(paths))
+        seen_in_roots: set[tuple[str, str]] = set()
+        files = [f for f in found if not isinstance(f, SkippedFile)]
+        report.skipped.extend(f for f in found if isinstance(f, SkippedFile))
+        for path in paths:
+            if path.is_dir() and not any(
+                not isinstance(f, SkippedFile) and _is_under(f[0], path) for f in found
+            ):
+                report.skipped.append(SkippedFile(str(path), "folder holds no supported documents"))
+        for file, doc_id in progress_bar(files, "Reading documents", enabled=self.progress):
+            root = self._root_of(file, paths)
+            seen_in_roots.add((root, doc_id))
+            try:
+                loaded.append((load_document(file, doc_id), root))
+            except LoadError as exc:
+                report.skipped.append(SkippedFile(str(file), exc.reason))
+                log.warning("skipped %s", exc)
+        return self._apply(loaded, roots, seen_in_roots, report, rebuild=rebuild)
+
+    def add_documents(self, documents: Iterable[Document], root: str = "") -> IndexReport:
+        """Index already-loaded documents (uploads, datasets); nothing is removed."""
+        return self._apply([(d, root) for d in documents], set(), set(), IndexReport(), rebuild=False)
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> IndexReport:
+        report = IndexReport()
+        return self._apply([], set(), set(), report, rebuild=False, remove_ids=set(doc_ids))
+
+    def rebuild(self) -> IndexReport:
+        return self._apply([], set(), set(), IndexReport(), rebuild=True)
+
+    # -- internals --------------------------------------------------------------------------------
+
+    @staticmethod
+    def _root_of(file: Path, paths: list[Path]) -> str:
+        for p in paths:
+            if p.is_dir() and _is_under(file, p):
+                return str(p.resolve())
+        return str(file.resolve().parent)
+
+    def _apply(self, loaded: list[tuple[Document, str]], roots: set[str], seen: set[tuple[str, str]],
+               report: IndexReport, *, rebuild: bool, remove_ids: set[str] | None = None) -> IndexReport:
+        started = time.perf_counter()
+        with index_lock(self.index_dir):
+            old_gen = _current_generation(self.index_dir)
+            old_manifest = _read_manifest(old_gen) if old_gen else None
+            chunker_settings = self.chunker.settings()
+            if old_manifest and not rebuild:
+                if old_manifest.get("embedder") != self.embedder.fingerprint:
+                    report.rebuilt_reason = (
+                        f"embedder changed from {old_manifest.get('embedder')!r} to {self.embedder.fingerprint!r}: "
+                        "re-embedding every document"
+                    )
+                elif old_manifest.get("chunker") != chunker_settings:
+                    report.rebuilt_reason = (
+                        f"chunker settings changed from {old_manifest.get('chunker')} to {chunker_settings}: "
+                        "re-chunking and re-embedding every document"
+                    )
+                if report.rebuilt_reason:
+                    log.warning("%s", report.rebuilt_reason)
+                    rebuild = True
+            elif rebuild and old_manifest:
+                report.rebuilt_reason = "rebuild requested"
+
+            new_gen = self._new_generation_dir(old_gen)
+            try:
+                self._write_generation(old_gen, old_manifest, new_gen, loaded, roots, seen, report,
+                                       rebuild=rebuild, remove_ids=remove_ids or set())
+                if old_gen is not None and not report.changed:
+                    shutil.rmtree(new_gen, ignore_errors=True)
+                    report.generation = old_gen.name
+                else:
+                    self._publish(new_gen)
+                    report.generation = new_gen.name
+            except BaseException:
+                shutil.rmtree(new_gen, ignore_errors=True)
+                raise
+            self._cleanup(keep=report.generation)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _new_generation_dir(self, old_gen: Path | None) -> Path:
+        number = int(old_gen.name.split("-")[1]) + 1 if old_gen else 1
+        while (self.index_dir / f"gen-{number:06d}").exists():
+            number += 1
+        gen = self.index_dir / f"gen-{number:06d}"
+        gen.mkdir(parents=True)
+        return gen
+
+    def _write_generation(self, old_gen: Path | None, old_manifest: dict | None, new_gen: Path,
+                          loaded: list[tuple[Document, str]], roots: set[str], seen: set[tuple[str, str]],
+                          report: IndexReport, *, rebuild: bool, remove_ids: set[str]) -> None:
+        catalog = new_gen / CATALOG_FILE
+        if old_gen is not None:
+            shutil.copyfile(old_gen / CATALOG_FILE, catalog)
+        conn = _connect(catalog, readonly=False)
+        try:
+            existing = {
+                row[0]: (row[1], row[2])
+                for row in conn.execute("SELECT doc_id, content_hash, root FROM documents")
+            }
+            if old_gen is not None and not rebuild:
+                store: VectorStore = _load_store(old_manifest or {}, old_gen)
+            else:
+                store = FaissStore(self.embedder.dimension)
+            next_id = int((old_manifest or {}).get("next_chunk_id", 0))
+
+            to_index: list[tuple[Document, str]] = []
+            for doc, root in loaded:
+                if doc.doc_id in existing:
+                    old_hash, old_root = existing[doc.doc_id]
+                    if old_root and root and old_root != root:
+                        report.skipped.append(SkippedFile(
+                            doc.source_path,
+                            f"document id {doc.doc_id!r} is already indexed from {old_root}; "
+                            "rename the file or remove the other document first"))
+                        continue
+                    if old_hash == doc.content_hash and not rebuild:
+                        report.unchanged.append(doc.doc_id)
+                        continue
+                    report.updated.append(doc.doc_id)
+                else:
+                    report.added.append(doc.doc_id)
+                to_index.append((doc, root))
+
+            deleted = {d for d, (_, root) in existing.items() if root in roots and (root, d) not in seen}
+            deleted |= {d for d in remove_ids if d in existing}
+            missing = sorted(d for d in remove_ids if d not in existing)
+            if missing:
+                raise KeyError(f"not in the index: {', '.join(missing)}")
+            report.removed.extend(sorted(deleted))
+
+            replaced = deleted | {d.doc_id for d, _ in to_index}
+            if rebuild:
+                # Re-chunk documents we are not replacing from their stored normalised text.
+                keep = [d for d in existing if d not in replaced]
+                for doc_id in keep:
+                    row = conn.execute(
+                        "SELECT title, source_path, root, content_hash, text FROM documents WHERE doc_id = ?",
+                        (doc_id,),
+                    ).fetchone()
+                    to_index.append((Document(doc_id, row[0], row[4], row[1], row[3]), row[2]))
+                conn.execute("DELETE FROM chunks")
+                conn.execute("DELETE FROM documents")
+                next_id = 0
+            else:
+                for doc_id in sorted(replaced & set(existing)):
+                    ids = [r[0] for r in conn.execute("SELECT chunk_id FROM chunks WHERE doc_id = ?", (doc_id,))]
+                    store.remove(np.asarray(ids, dtype=np.int64))
+                    conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
+                    conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+
+            new_chunks: list[Chunk] = []
+            now = time.time()
+            for doc, root in to_index:
+                chunks = self.chunker.chunk(doc, first_id=next_id)
+                next_id += len(chunks)
+                new_chunks.extend(chunks)
+                conn.execute(
+                    "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (doc.doc_id, doc.title, doc.source_path, root, doc.content_hash, doc.text, now),
+                )
+                conn.executemany(
+                    'INSERT INTO chunks (chunk_id, doc_id, ordinal, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
+                    [(c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
+                )
+            self._embed_into(store, new_chunks)
+            report.chunks_embedded = len(new_chunks)
+            conn.commit()
+            documents, chunk_count = conn.execute(
+                "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)"
+            ).fetchone()
+        finally:
+            conn.close()
+
+        store_info = store.save(new_gen)
+        manifest = {
+            "format_version": FORMAT_VERSION,
+            "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "embedder": self.embedder.fingerprint,
+            "dimension": self.embedder.dimension,
+            "chunker": self.chunker.settings(),
+            "store": store_info,
+            "documents": documents,
+            "chunks": chunk_count,
+            "next_chunk_id": next_id,
+        }
+        tmp = new_gen / (MANIFEST_FILE + ".tmp")
+        tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        os.replace(tmp, new_gen / MANIFEST_FILE)
+        for file in new_gen.iterdir():
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
+        _fsync_dir(new_gen)
+
+    def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 64) -> None:
+        if not chunks:
+            return
+        with progress_bar(total=len(chunks), description="Embedding chunks", enabled=self.progress) as bar:
+            for i in range(0, len(chunks), batch):
+                part = chunks[i : i + batch]
+                vectors = self.embedder.encode([c.text for c in part])
+                store.add(np.asarray([c.chunk_id for c in part], dtype=np.int64), vectors)
+                bar.update(len(part))
+
+    def _publish(self, gen: Path) -> None:
+        tmp = self.index_dir / (CURRENT_FILE + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            fh.write(gen.name + "\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, self.index_dir / CURRENT_FILE)
+        _fsync_dir(self.index_dir)
+
+    def _cleanup(self, keep: str | None) -> None:
+        for child in self.index_dir.iterdir():
+            if child.is_dir() and child.name.startswith("gen-") and child.name != keep:
+                shutil.rmtree(child, ignore_errors=True)
+
+
+def _is_under(file: Path, folder: Path) -> bool:
+    try:
+        file.resolve().relative_to(folder.resolve())
+        return True
+    except ValueError:
+        return False

@@ -1,0 +1,47 @@
+"""Prompt wording. Deliberately without worked examples: a 1.5B model copies domain-like examples."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rag.generation.base import ChatMessage
+from rag.types import Hit
+
+NOT_FOUND = "NOT IN DOCUMENTS"
+
+ANSWER_SYSTEM = (
+    "You answer questions using only the numbered passages you are given. "
+    "Reply with a short, direct answer of one or two sentences, stating the facts from the passages. "
+    f"If the passages do not contain the answer, reply exactly: {NOT_FOUND}"
+)
+
+REWRITE_SYSTEM = (
+    "You rewrite a follow-up question from a conversation into one standalone question that can be "
+    "understood without the conversation. Replace pronouns and vague references with the names they refer "
+    "to. Reply with the rewritten question only."
+)
+
+# Phrases with which models decline; any of them in the reply means the passages did not hold the answer.
+DECLINE_MARKERS = (
+    NOT_FOUND.lower(), "not in the documents", "not in the passages", "do not contain", "does not contain",
+    "don't contain", "doesn't contain", "do not mention", "does not mention", "not mentioned",
+    "no information", "not provided", "cannot answer", "can't answer", "cannot be determined",
+    "i don't know", "i do not know", "not specified", "not stated", "no mention",
+)
+
+
+def answer_messages(question: str, passages: Sequence[Hit]) -> list[ChatMessage]:
+    blocks = [f"[{n}] {hit.title}\n{hit.chunk.text}" for n, hit in enumerate(passages, start=1)]
+    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
+    return [ChatMessage("system", ANSWER_SYSTEM), ChatMessage("user", user)]
+
+
+def rewrite_messages(question: str, history: Sequence[tuple[str, str]]) -> list[ChatMessage]:
+    turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-3:])
+    user = f"Conversation:\n{turns}\n\nFollow-up question: {question}\nStandalone question:"
+    return [ChatMessage("system", REWRITE_SYSTEM), ChatMessage("user", user)]
+
+
+def is_decline(text: str) -> bool:
+    lowered = " ".join(text.lower().split())
+    return not lowered or any(marker in lowered for marker in DECLINE_MARKERS)

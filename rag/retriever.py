@@ -1,0 +1,65 @@
+"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates fused by reciprocal rank fusion."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from embeddings.encoder import Embedder
+from rag.index import DocumentIndex
+from rag.types import Hit
+
+
+def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60,
+                           weights: Sequence[float] | None = None) -> list[tuple[int, float]]:
+    """Fuse ranked id lists: score(id) = sum_r w_r / (k + rank_r(id)), ranks from 1. Ties keep first-seen
+    order, so the result is deterministic."""
+    weights = weights or [1.0] * len(rankings)
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights, strict=True):
+        for rank, item in enumerate(ranking, start=1):
+            scores[item] = scores.get(item, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda kv: -kv[1])
+
+
+@dataclass
+class HybridRetriever:
+    index: DocumentIndex
+    embedder: Embedder
+    candidates: int = 30
+    rrf_k: int = 60
+    fusion: str = "rrf"  # rrf | dense | bm25
+
+    def search(self, query: str, k: int = 5) -> list[Hit]:
+        if not query.strip() or len(self.index.chunks) == 0:
+            return []
+        depth = max(self.candidates, k)
+        dense = self.index.store.search(self.embedder.encode([query])[0], depth)
+        lexical = self.index.bm25.search(query, depth)
+        dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
+        dense_score = dict(dense)
+        bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
+        bm25_score = dict(lexical)
+        if self.fusion == "dense":
+            fused = dense
+        elif self.fusion == "bm25":
+            fused = lexical
+        else:
+            fused = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], k=self.rrf_k)
+        hits = []
+        for cid, score in fused[:k]:
+            chunk = self.index.chunks[cid]
+            hits.append(Hit(
+                chunk=chunk,
+                title=self.index.title(chunk.doc_id),
+                score=score,
+                dense_score=dense_score.get(cid),
+                bm25_score=bm25_score.get(cid),
+                dense_rank=dense_rank.get(cid),
+                bm25_rank=bm25_rank.get(cid),
+            ))
+        return hits
+
+    def best_dense_score(self, hits: Sequence[Hit]) -> float:
+        scores = [h.dense_score for h in hits if h.dense_score is not None]
+        return max(scores) if scores else 0.0

