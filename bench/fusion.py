@@ -50,7 +50,7 @@ def main() -> None:
     depth = 60
     configs = {"dense": None, "bm25": None, "rrf_k60": (60, 1.0), "rrf_k20": (20, 1.0), "rrf_k100": (100, 1.0),
                "rrf_k60_bm25x2": (60, 2.0), "rrf_k60_bm25x3": (60, 3.0), "rrf_k20_bm25x2": (20, 2.0),
-               "rrf_k10_bm25x2": (10, 2.0)}
+               "rrf_k10_bm25x2": (10, 2.0), "rrf_k10_bm25x3": (10, 3.0)}
     from rag.retriever import reciprocal_rank_fusion
 
     results = {}

@@ -97,7 +97,8 @@ class RagPipeline:
     @property
     def retriever(self) -> HybridRetriever:
         s = self.settings
-        return HybridRetriever(self.index, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k, fusion=s.fusion)
+        return HybridRetriever(self.index, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
+                               bm25_weight=s.bm25_weight, fusion=s.fusion)
 
     @property
     def checker(self) -> CitationChecker:

@@ -27,7 +27,8 @@ class HybridRetriever:
     index: DocumentIndex
     embedder: Embedder
     candidates: int = 30
-    rrf_k: int = 60
+    rrf_k: int = 10
+    bm25_weight: float = 3.0
     fusion: str = "rrf"  # rrf | dense | bm25
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
@@ -45,7 +46,8 @@ class HybridRetriever:
         elif self.fusion == "bm25":
             fused = lexical
         else:
-            fused = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], k=self.rrf_k)
+            fused = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], k=self.rrf_k,
+                                           weights=[1.0, self.bm25_weight])
         hits = []
         for cid, score in fused[:k]:
             chunk = self.index.chunks[cid]
