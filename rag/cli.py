@@ -13,6 +13,8 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from eval.harness import DatasetError
+from rag.batch import BatchError
 from rag.generation import GeneratorError
 from rag.index import IndexError_
 from rag.loaders import LoadError
@@ -69,6 +71,26 @@ def build_parser() -> argparse.ArgumentParser:
     _add_generation(p)
 
     p = sub.add_parser("chat", help="multi-turn chat in the terminal")
+    _add_common(p)
+    _add_generation(p)
+
+    p = sub.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl) into .jsonl or .csv")
+    p.add_argument("input", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--resume", action="store_true", help="skip ids already in OUTPUT")
+    p.add_argument("--retrieve-only", action="store_true", help="write retrieval results without generating")
+    _add_common(p)
+    _add_generation(p)
+
+    p = sub.add_parser("eval", help="score retrieval, answers, citations and abstention on a labelled set")
+    p.add_argument("dataset", type=Path, nargs="?", help="JSONL question file or BEIR folder")
+    p.add_argument("--limit", type=int, default=0, help="a fixed random sample of N questions")
+    p.add_argument("--retrieve-only", action="store_true", help="score retrieval only (no generation)")
+    p.add_argument("--out", type=Path, help="report folder (default: eval-runs/NAME-TIMESTAMP)")
+    p.add_argument("--docs", type=Path, help="documents folder for a JSONL dataset (default: the seeds)")
+    p.add_argument("--split", default="", help="only questions of this split (e.g. tune, heldout)")
+    p.add_argument("--check", type=Path, metavar="THRESHOLDS", help="JSON of minimum totals; exit 1 if below")
+    p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two runs")
     _add_common(p)
     _add_generation(p)
 
@@ -198,6 +220,52 @@ def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
             history.append((answer.standalone_question or question, answer.text))
 
 
+def cmd_batch(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    from rag.batch import run_batch
+
+    summary = run_batch(pipeline, args.input, args.output, resume=args.resume, retrieve_only=args.retrieve_only,
+                        progress=not args.quiet)
+    console.print(f"{summary.written} rows written to {args.output} ({summary.skipped_existing} already there, "
+                  f"{summary.errors} errors, {summary.abstained} abstained) of {summary.total} questions.")
+    return EXIT_SKIPPED if summary.errors else EXIT_OK
+
+
+def cmd_eval(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    import time
+
+    from eval.harness import check_thresholds, run_eval
+    from eval.report import compare
+
+    if args.compare:
+        console.print(compare(*args.compare), markup=False, highlight=False)
+        return EXIT_OK
+    if args.dataset is None:
+        raise ValueError("give a DATASET (JSONL file or BEIR folder), or --compare A B")
+    name = args.dataset.stem if args.dataset.is_file() else args.dataset.name
+    out = args.out or Path("eval-runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    results = run_eval(pipeline.settings, args.dataset, limit=args.limit, retrieve_only=args.retrieve_only,
+                       out_dir=out, docs_dir=args.docs, split=args.split, base=pipeline,
+                       progress=not args.quiet)
+    table = Table("metric", "value")
+    from eval.report import TOTAL_LABELS
+
+    for key, label in TOTAL_LABELS:
+        value = results["totals"].get(key)
+        if value is not None:
+            table.add_row(label, f"{value:.3f}" if isinstance(value, float) else str(value))
+    console.print(table)
+    console.print(f"{len(results['failures'])} failures. Reports: {out}/report.md, {out}/report.html, "
+                  f"{out}/results.json")
+    if args.check:
+        problems = check_thresholds(results, json.loads(args.check.read_text()))
+        for p in problems:
+            err_console.print(f"[bold red]regression:[/] {escape(p)}")
+        if problems:
+            return EXIT_ERROR
+        console.print(f"All totals meet {args.check}.")
+    return EXIT_OK
+
+
 def cmd_docs(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     pipeline.ensure_index()
     docs = sorted(pipeline.index.documents.values(), key=lambda d: d.doc_id)
@@ -220,8 +288,11 @@ def cmd_prepare_model(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"index": cmd_index, "search": cmd_search, "ask": cmd_ask, "chat": cmd_chat, "docs": cmd_docs,
-            "prepare-model": cmd_prepare_model}
+COMMANDS = {"batch": cmd_batch, "eval": cmd_eval, "index": cmd_index, "search": cmd_search, "ask": cmd_ask,
+            "chat": cmd_chat, "docs": cmd_docs, "prepare-model": cmd_prepare_model}
+# Errors we expect from bad input or setup: reported as one clear line, never a traceback.
+USER_ERRORS = (BatchError, DatasetError, SettingsError, IndexError_, StoreError, GeneratorError, LoadError,
+               ValueError, KeyError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -235,7 +306,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         pipeline = RagPipeline(settings, progress=_progress(args))
         return COMMANDS[args.command](pipeline, args)
-    except (SettingsError, IndexError_, StoreError, GeneratorError, LoadError, ValueError, KeyError) as exc:
+    except USER_ERRORS as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
         err_console.print(f"[bold red]error:[/] {escape(str(message))}")
         return EXIT_ERROR

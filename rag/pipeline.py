@@ -200,6 +200,10 @@ class RagPipeline:
             timings["generate_s"] = gen.seconds
             timings["prompt_tokens"] = gen.prompt_tokens
             timings["completion_tokens"] = gen.completion_tokens
+            if gen.prompt_eval_seconds and gen.prompt_eval_tokens:
+                timings["prompt_tok_per_s"] = gen.prompt_eval_tokens / gen.prompt_eval_seconds
+            if gen.eval_seconds and gen.eval_tokens:
+                timings["gen_tok_per_s"] = gen.eval_tokens / gen.eval_seconds
         answer = self._finish(prep, raw, timings)
         timings["total_s"] = time.perf_counter() - started
         return answer

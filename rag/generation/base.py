@@ -32,6 +32,11 @@ class Generation:
     completion_tokens: int
     seconds: float
     first_token_seconds: float | None = None
+    # Backend counters where available (llama.cpp): tokens actually evaluated and the time they took.
+    prompt_eval_tokens: int | None = None
+    prompt_eval_seconds: float | None = None
+    eval_tokens: int | None = None
+    eval_seconds: float | None = None
 
 
 @runtime_checkable

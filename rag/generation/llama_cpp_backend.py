@@ -57,18 +57,40 @@ class LlamaCppGenerator:
             kwargs.update(top_k=1, top_p=1.0, min_p=0.0, repeat_penalty=1.0)
         return kwargs
 
+    def _perf(self, reset: bool = False) -> dict[str, float] | None:
+        """llama.cpp's own counters (prompt tokens evaluated, generated tokens, and their times); None if the
+        binding does not expose them."""
+        try:
+            import llama_cpp
+
+            ctx = self._llm._ctx.ctx  # internal handle; guarded because it is not public API
+            if reset:
+                llama_cpp.llama_perf_context_reset(ctx)
+                return None
+            data = llama_cpp.llama_perf_context(ctx)
+            return {"n_p_eval": data.n_p_eval, "t_p_eval": data.t_p_eval_ms / 1000,
+                    "n_eval": data.n_eval, "t_eval": data.t_eval_ms / 1000}
+        except (AttributeError, TypeError, OSError):
+            return None
+
     def generate(self, messages: list[ChatMessage], params: GenerationParams) -> Generation:
         with self._lock:
             llm = self.llm
+            self._perf(reset=True)
             started = time.perf_counter()
             out = llm.create_chat_completion(**self._kwargs(messages, params))
             seconds = time.perf_counter() - started
+            perf = self._perf()
         usage = out.get("usage") or {}
         return Generation(
             text=out["choices"][0]["message"]["content"] or "",
             prompt_tokens=int(usage.get("prompt_tokens", 0)),
             completion_tokens=int(usage.get("completion_tokens", 0)),
             seconds=seconds,
+            prompt_eval_tokens=perf["n_p_eval"] if perf else None,
+            prompt_eval_seconds=perf["t_p_eval"] if perf else None,
+            eval_tokens=perf["n_eval"] if perf else None,
+            eval_seconds=perf["t_eval"] if perf else None,
         )
 
     def stream(self, messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]:

@@ -1,0 +1,288 @@
+"""The evaluation harness: runs the pipeline over a labelled question set and scores retrieval, answers,
+citations, abstention and speed. A thin front end over ``RagPipeline``, like the CLI and the UI."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import random
+import statistics
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from eval import metrics as M
+from eval.beir import load_corpus, load_queries
+from rag.citations import strip_markers
+from rag.pipeline import RagPipeline
+from rag.progress import progress_bar
+from rag.settings import Settings
+
+log = logging.getLogger(__name__)
+
+RETRIEVAL_DEPTH_CHUNKS = 40  # chunks fetched to rank 10 distinct documents
+
+
+class DatasetError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class EvalCase:
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    gold_docs: tuple[str, ...] = ()
+    answerable: bool = True
+    turns: tuple[str, ...] = ()
+    type: str = "default"
+    split: str = ""
+    all_answers: tuple[str, ...] = ()
+
+
+@dataclass
+class Dataset:
+    name: str
+    path: Path
+    cases: list[EvalCase]
+    corpus: list | None = None  # Documents for a BEIR folder; None = index a documents folder
+    kind: str = "jsonl"
+    notes: dict[str, Any] = field(default_factory=dict)
+
+
+def load_dataset(path: Path, *, limit: int = 0, sample_seed: int = 0) -> Dataset:
+    """A JSONL question file, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv[, answers.jsonl]).
+    ``limit`` takes a fixed random sample (seeded) so repeated runs score the same questions."""
+    path = Path(path)
+    if path.is_dir():
+        for required in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
+            if not (path / required).is_file():
+                raise DatasetError(f"{path} is not a BEIR folder: {required} is missing")
+        queries = [q for q in load_queries(path) if q.gold_docs]
+        cases = [EvalCase(q.query_id, q.text, q.answers, q.gold_docs, True, type="beir") for q in queries]
+        dataset = Dataset(path.name, path, cases, corpus=load_corpus(path), kind="beir")
+    elif path.is_file():
+        cases = []
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+                turns = tuple(row.get("turns") or ())
+                cases.append(EvalCase(
+                    id=str(row["id"]), question=turns[-1] if turns else row["question"],
+                    answers=tuple(row.get("answers") or ()), gold_docs=tuple(row.get("gold_docs") or ()),
+                    answerable=bool(row.get("answerable", True)), turns=turns, type=row.get("type", "default"),
+                    split=row.get("split", ""), all_answers=tuple(row.get("all_answers") or ()),
+                ))
+            except (json.JSONDecodeError, KeyError, TypeError) as exc:
+                raise DatasetError(f"{path}:{n}: not a valid question record ({exc})") from None
+        dataset = Dataset(path.stem, path, cases)
+    else:
+        raise DatasetError(f"{path}: no such dataset file or folder")
+    if limit and limit < len(dataset.cases):
+        keep = set(random.Random(sample_seed).sample(range(len(dataset.cases)), limit))
+        dataset.cases = [c for i, c in enumerate(dataset.cases) if i in keep]
+        dataset.notes["sample"] = f"{limit} questions, seeded random sample (seed {sample_seed})"
+    return dataset
+
+
+def eval_index_dir(settings: Settings, dataset: Dataset, docs_dir: Path | None) -> Path:
+    """Beside the main index; one per corpus, reused (and incrementally updated) across runs."""
+    corpus = dataset.path if dataset.corpus is not None else (docs_dir or settings.seeds_dir)
+    digest = hashlib.sha256(str(corpus.resolve()).encode()).hexdigest()[:10]
+    return settings.index_dir.parent / "eval-index" / f"{dataset.name}-{digest}"
+
+
+def prepare_pipeline(settings: Settings, dataset: Dataset, *, docs_dir: Path | None = None,
+                     base: RagPipeline | None = None, progress: bool = True) -> RagPipeline:
+    """A pipeline over the dataset's corpus (cached, incrementally updated), sharing loaded models."""
+    index_dir = eval_index_dir(settings, dataset, docs_dir)
+    pipeline = RagPipeline(settings.replace(index_dir=index_dir), progress=progress,
+                           embedder=base._embedder if base else None, generator=base._generator if base else None)
+    if dataset.corpus is not None:
+        pipeline.indexer.add_documents(dataset.corpus, root=str(dataset.path.resolve()))
+    else:
+        pipeline.index_paths([docs_dir or settings.seeds_dir])
+    return pipeline
+
+
+def _ranked_docs(pipeline: RagPipeline, query: str) -> list[str]:
+    docs: list[str] = []
+    for hit in pipeline.search(query, RETRIEVAL_DEPTH_CHUNKS):
+        if hit.chunk.doc_id not in docs:
+            docs.append(hit.chunk.doc_id)
+    return docs[:10]
+
+
+def run_case(pipeline: RagPipeline, case: EvalCase, *, retrieve_only: bool) -> dict[str, Any]:
+    record: dict[str, Any] = {**asdict(case)}
+    gold = set(case.gold_docs)
+    started = time.perf_counter()
+    try:
+        if retrieve_only:
+            query = " ".join(case.turns) if case.turns else case.question
+            answer = None
+        else:
+            history: list[tuple[str, str]] = []
+            for turn in case.turns[:-1]:
+                prior = pipeline.ask(turn, history)
+                history.append((prior.standalone_question or turn, strip_markers(prior.text)))
+            started = time.perf_counter()
+            answer = pipeline.ask(case.question, history)
+            query = answer.standalone_question or case.question
+        ranked = _ranked_docs(pipeline, query)
+    except Exception as exc:  # a failing question is recorded, the run goes on
+        log.exception("question %s failed", case.id)
+        record["error"] = f"{type(exc).__name__}: {exc}"
+        return record
+    record["latency_s"] = time.perf_counter() - started
+    record["retrieved_docs"] = ranked
+    scores: dict[str, float] = {}
+    if gold:
+        scores.update({"recall@1": M.recall_at(ranked, gold, 1), "recall@5": M.recall_at(ranked, gold, 5),
+                       "recall@10": M.recall_at(ranked, gold, 10), "mrr": M.mrr(ranked, gold),
+                       "ndcg@10": M.ndcg_at(ranked, gold)})
+    if answer is not None:
+        record.update(prediction=answer.text, abstained=answer.abstained, abstain_reason=answer.abstain_reason,
+                      standalone_question=answer.standalone_question, raw_generation=answer.raw_generation,
+                      unsupported_sentences=list(answer.unsupported),
+                      citations=[{"n": c.n, "doc": c.doc_id, "quote": c.quote, "support": c.support}
+                                 for c in answer.citations],
+                      timings=answer.timings)
+        if case.answerable and case.answers:
+            prediction = "" if answer.abstained else answer.text
+            scores["exact_match"] = M.exact_match(prediction, case.answers)
+            scores["token_f1"] = M.token_f1(prediction, case.answers)
+            scores["contains_answer"] = M.contains_answer(prediction, case.answers, case.all_answers)
+            cited = {c.doc_id for c in answer.citations}
+            scores["cites_gold"] = float(bool(cited & gold)) if gold else float(bool(cited))
+            scores["correct_and_cited"] = scores["contains_answer"] * scores["cites_gold"]
+        if not answer.abstained:
+            quotes = {c.n: c.quote for c in answer.citations}
+            sentences = [(s.text, [quotes[n] for n in s.citation_ns]) for s in answer.sentences]
+            scores["citation_recall"], scores["citation_precision"] = M.citation_scores(
+                sentences, answer.standalone_question or case.question)
+    record["scores"] = scores
+    return record
+
+
+def _mean(records: list[dict], key: str) -> float | None:
+    values = [r["scores"][key] for r in records if key in r.get("scores", {})]
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def aggregate(records: list[dict], *, retrieve_only: bool) -> dict[str, Any]:
+    ok = [r for r in records if "error" not in r]
+    totals: dict[str, Any] = {"questions": len(records), "errors": len(records) - len(ok)}
+    for key in ("recall@1", "recall@5", "recall@10", "mrr", "ndcg@10"):
+        totals[key] = _mean(ok, key)
+    latencies = [r["latency_s"] for r in ok if "latency_s" in r]
+    totals["latency_p50_s"] = round(M.percentile(latencies, 0.5), 3)
+    totals["latency_p95_s"] = round(M.percentile(latencies, 0.95), 3)
+    if not retrieve_only:
+        for key in ("exact_match", "token_f1", "contains_answer", "cites_gold", "correct_and_cited",
+                    "citation_precision", "citation_recall"):
+            totals[key] = _mean(ok, key)
+        answerable = [r for r in ok if r["answerable"]]
+        unanswerable = [r for r in ok if not r["answerable"]]
+        abstained = [r for r in ok if r.get("abstained")]
+        totals["abstention_recall"] = (round(sum(bool(r.get("abstained")) for r in unanswerable) / len(unanswerable), 4)
+                                       if unanswerable else None)
+        totals["abstention_precision"] = (round(sum(not r["answerable"] for r in abstained) / len(abstained), 4)
+                                          if abstained else None)
+        totals["false_abstention_rate"] = (round(sum(bool(r.get("abstained")) for r in answerable) / len(answerable), 4)
+                                           if answerable else None)
+        prompt_rates = [r["timings"]["prompt_tok_per_s"] for r in ok if "prompt_tok_per_s" in r.get("timings", {})]
+        gen_rates = [r["timings"]["gen_tok_per_s"] for r in ok if "gen_tok_per_s" in r.get("timings", {})]
+        totals["prompt_tok_per_s"] = round(statistics.fmean(prompt_rates), 1) if prompt_rates else None
+        totals["gen_tok_per_s"] = round(statistics.fmean(gen_rates), 1) if gen_rates else None
+    by_type: dict[str, dict[str, Any]] = defaultdict(dict)
+    groups: dict[str, list[dict]] = defaultdict(list)
+    for r in ok:
+        groups[r["type"]].append(r)
+    for t, rs in sorted(groups.items()):
+        by_type[t]["n"] = len(rs)
+        for key in ("recall@5", "contains_answer", "correct_and_cited", "citation_recall"):
+            by_type[t][key] = _mean(rs, key)
+        if not retrieve_only:
+            by_type[t]["abstained"] = round(sum(bool(r.get("abstained")) for r in rs) / len(rs), 4)
+    totals["by_type"] = dict(by_type)
+    return totals
+
+
+def failures(records: list[dict]) -> list[dict[str, str]]:
+    """Every question the run got wrong, with the cause as far as the record tells."""
+    out = []
+    for r in records:
+        s = r.get("scores", {})
+        if "error" in r:
+            cause = f"error: {r['error']}"
+        elif not r["answerable"]:
+            if r.get("abstained", True):
+                continue
+            cause = "answered an unanswerable question"
+        elif r.get("abstained"):
+            retrieved = "gold document retrieved" if s.get("recall@5") else "gold document NOT in top 5"
+            cause = f"wrongly abstained ({r.get('abstain_reason')}; {retrieved})"
+        elif "contains_answer" in s and not s["contains_answer"]:
+            retrieved = "gold document retrieved" if s.get("recall@5") else "retrieval missed the gold document"
+            cause = f"wrong or incomplete answer ({retrieved})"
+        elif "cites_gold" in s and not s["cites_gold"]:
+            cause = "correct answer but no citation of a gold document"
+        elif s.get("citation_recall", 1.0) < 1.0 or s.get("citation_precision", 1.0) < 1.0:
+            cause = "a citation does not support its sentence (judge)"
+        elif "recall@10" in s and not s["recall@10"] and "contains_answer" not in s:
+            cause = "retrieval missed the gold document"
+        else:
+            continue
+        out.append({"id": r["id"], "question": r["question"], "prediction": r.get("prediction", ""),
+                    "expected": " | ".join(r.get("answers") or []) or "(abstain)", "cause": cause})
+    return out
+
+
+def run_eval(settings: Settings, dataset_path: Path, *, limit: int = 0, retrieve_only: bool = False,
+             out_dir: Path | None = None, docs_dir: Path | None = None, split: str = "",
+             base: RagPipeline | None = None, progress: bool = True) -> dict[str, Any]:
+    dataset = load_dataset(dataset_path, limit=limit)
+    if split:
+        dataset.cases = [c for c in dataset.cases if c.split == split]
+    pipeline = prepare_pipeline(settings, dataset, docs_dir=docs_dir, base=base, progress=progress)
+    started = time.perf_counter()
+    records = [run_case(pipeline, case, retrieve_only=retrieve_only)
+               for case in progress_bar(dataset.cases, f"Evaluating {dataset.name}", enabled=progress, unit="q")]
+    results = {
+        "dataset": str(dataset.path), "name": dataset.name, "kind": dataset.kind, "split": split or "all",
+        "retrieve_only": retrieve_only, "notes": dataset.notes,
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "seconds": round(time.perf_counter() - started, 1),
+        "settings": {k: str(v) for k, v in asdict(settings).items()},
+        "model": pipeline.generator.describe() if not retrieve_only else None,
+        "totals": aggregate(records, retrieve_only=retrieve_only),
+        "failures": failures(records),
+        "questions": records,
+    }
+    if out_dir is not None:
+        from eval.report import write_reports
+
+        write_reports(results, Path(out_dir))
+    return results
+
+
+def check_thresholds(results: dict[str, Any], thresholds: dict[str, float]) -> list[str]:
+    """Regressions: every total below its recorded minimum (or above its maximum for *_max keys)."""
+    problems = []
+    totals = results["totals"]
+    for key, limit in thresholds.items():
+        if key.startswith("_"):
+            continue
+        name, upper = (key[:-4], True) if key.endswith("_max") else (key, False)
+        value = totals.get(name)
+        if value is None:
+            problems.append(f"{name}: not measured")
+        elif (value > limit) if upper else (value < limit):
+            problems.append(f"{name} = {value} is {'above' if upper else 'below'} the recorded threshold {limit}")
+    return problems

@@ -1,0 +1,119 @@
+"""Metrics: retrieval (recall@k, MRR, nDCG@10), answers (exact match, token F1, contains-answer),
+citations (ALCE-style precision and recall) and abstention. Pure functions over plain data."""
+
+from __future__ import annotations
+
+import math
+import re
+import string
+from collections import Counter
+from collections.abc import Sequence
+
+from rag.citations import _numbers, _terms, strip_markers
+
+# --- retrieval -----------------------------------------------------------------------------------------
+
+
+def recall_at(ranked: Sequence[str], gold: set[str], k: int) -> float:
+    """1 if any gold document is in the top k (the usual single-gold QA definition), else 0."""
+    return float(bool(gold & set(ranked[:k])))
+
+
+def mrr(ranked: Sequence[str], gold: set[str], k: int = 10) -> float:
+    return next((1.0 / i for i, d in enumerate(ranked[:k], start=1) if d in gold), 0.0)
+
+
+def ndcg_at(ranked: Sequence[str], gold: set[str], k: int = 10) -> float:
+    dcg = sum(1.0 / math.log2(i + 1) for i, d in enumerate(ranked[:k], start=1) if d in gold)
+    ideal = sum(1.0 / math.log2(i + 1) for i in range(1, min(len(gold), k) + 1))
+    return dcg / ideal if ideal else 0.0
+
+
+# --- answers (SQuAD-style normalisation) ---------------------------------------------------------------
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCT = str.maketrans("", "", string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    text = strip_markers(text).lower().replace("\u2019", "'")
+    text = text.translate(_PUNCT)
+    text = _ARTICLES.sub(" ", text)
+    return " ".join(text.split())
+
+
+def exact_match(prediction: str, answers: Sequence[str]) -> float:
+    p = normalize_answer(prediction)
+    return float(any(p == normalize_answer(a) for a in answers))
+
+
+def token_f1(prediction: str, answers: Sequence[str]) -> float:
+    pred = normalize_answer(prediction).split()
+    best = 0.0
+    for a in answers:
+        gold = normalize_answer(a).split()
+        common = Counter(pred) & Counter(gold)
+        same = sum(common.values())
+        if same == 0:
+            continue
+        precision, recall = same / len(pred), same / len(gold)
+        best = max(best, 2 * precision * recall / (precision + recall))
+    return best
+
+
+def contains_answer(prediction: str, answers: Sequence[str], all_answers: Sequence[str] = ()) -> float:
+    """1 if the normalised prediction contains a gold answer (all of ``all_answers`` when given)."""
+    p = f" {normalize_answer(prediction)} "
+    if all_answers:
+        return float(all(f" {normalize_answer(a)} " in p for a in all_answers))
+    return float(any(f" {normalize_answer(a)} " in p for a in answers))
+
+
+# --- citations (ALCE) ----------------------------------------------------------------------------------
+
+
+def entails(sentence: str, evidence: Sequence[str], question: str = "", min_coverage: float = 0.8) -> bool:
+    """The judge: does the evidence support the sentence? A strict lexical-entailment proxy for ALCE's NLI
+    model (none ships offline): the sentence's new content words (those not already in the question) must be
+    at least 80% present in the evidence, and every number exactly."""
+    text = " ".join(evidence)
+    terms = _terms(sentence) - _terms(question) or _terms(sentence)
+    if not terms:
+        return False
+    source = _terms(text)
+    if _numbers(sentence) - _numbers(text):
+        return False
+    return sum(t in source for t in terms) / len(terms) >= min_coverage
+
+
+def citation_scores(sentences: Sequence[tuple[str, Sequence[str]]], question: str = "") -> tuple[float, float]:
+    """ALCE citation (recall, precision) for one answer.
+
+    ``sentences``: (sentence, quotes of the citations attached to it). Recall: share of sentences entailed by
+    the concatenation of their citations (a sentence without citations counts as unsupported). Precision:
+    share of citations that are relevant, i.e. that entail the sentence alone, or without which the rest of
+    the sentence's citations no longer entail it."""
+    if not sentences:
+        return 0.0, 0.0
+    supported = 0
+    relevant = total = 0
+    for sentence, quotes in sentences:
+        full = bool(quotes) and entails(sentence, quotes, question)
+        supported += full
+        for i, quote in enumerate(quotes):
+            total += 1
+            rest = [q for j, q in enumerate(quotes) if j != i]
+            if entails(sentence, [quote], question) or (full and not (rest and entails(sentence, rest, question))):
+                relevant += 1
+    recall = supported / len(sentences)
+    precision = relevant / total if total else 0.0
+    return recall, precision
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    pos = (len(ordered) - 1) * q
+    lo, hi = math.floor(pos), math.ceil(pos)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)

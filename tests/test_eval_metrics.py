@@ -1,0 +1,100 @@
+import json
+
+import pytest
+
+from eval import metrics as M
+from eval.harness import DatasetError, aggregate, check_thresholds, failures, load_dataset
+from eval.report import compare, write_reports
+
+
+def test_retrieval_metrics():
+    ranked = ["d3", "d1", "d2"]
+    assert M.recall_at(ranked, {"d1"}, 1) == 0.0 and M.recall_at(ranked, {"d1"}, 5) == 1.0
+    assert M.mrr(ranked, {"d1"}) == 0.5 and M.mrr(ranked, {"zz"}) == 0.0
+    assert M.ndcg_at(["d1"], {"d1"}) == 1.0
+    assert M.ndcg_at(["x", "d1"], {"d1"}) == pytest.approx(1 / 1.58496, rel=1e-4)
+    assert M.ndcg_at(["d1", "x", "d2"], {"d1", "d2"}) == pytest.approx((1 + 0.5) / (1 + 1 / 1.58496), rel=1e-4)
+
+
+def test_answer_metrics_squad_style():
+    assert M.exact_match("The Good [1].", ["good"]) == 1.0
+    assert M.token_f1("Andrew Sangar was the member [1]", ["Andrew Sangar"]) == pytest.approx(2 * 0.5 * 1 / 1.5)
+    assert M.contains_answer("All 272 cases [1].", ["272"]) == 1.0
+    assert M.contains_answer("2720 cases", ["272"]) == 0.0  # whole tokens only
+    assert M.contains_answer("Rotherham and Sefton", ["Rotherham", "Calderdale"], ["Rotherham", "Calderdale"]) == 0.0
+
+
+def test_alce_citation_recall_and_precision():
+    quote_a = "All 272 cases on the council's have been closely examined."
+    quote_b = "The head of the children's services in Haringey was sacked."
+    # Supported sentence with one relevant and one irrelevant citation.
+    recall, precision = M.citation_scores([("272 cases were closely examined.", [quote_a, quote_b])])
+    assert recall == 1.0 and precision == 0.5
+    # An uncited sentence counts against recall; a wrong number is not entailed.
+    recall, precision = M.citation_scores([("272 cases were examined.", [quote_a]), ("It was sunny.", [])])
+    assert recall == 0.5 and precision == 1.0
+    assert not M.entails("300 cases were examined.", [quote_a])
+    # Two citations needed together are both relevant.
+    recall, precision = M.citation_scores([("272 cases were examined and the head was sacked in Haringey.",
+                                            [quote_a, quote_b])])
+    assert recall == 1.0 and precision == 1.0
+
+
+def _record(i, *, answerable=True, abstained=False, contains=1.0, type_="fact"):
+    scores = {"recall@1": 1.0, "recall@5": 1.0, "recall@10": 1.0, "mrr": 1.0, "ndcg@10": 1.0}
+    if answerable:
+        scores.update(exact_match=0.0, token_f1=0.5, contains_answer=contains, cites_gold=1.0,
+                      correct_and_cited=contains)
+    if not abstained:
+        scores.update(citation_recall=1.0, citation_precision=1.0)
+    return {"id": f"q{i}", "question": f"question {i}", "answers": ["x"] if answerable else [],
+            "answerable": answerable, "type": type_, "abstained": abstained, "prediction": "p",
+            "latency_s": 1.0 + i, "scores": scores, "retrieved_docs": ["a"], "timings": {}}
+
+
+def test_aggregate_abstention_and_failures(tmp_path):
+    records = [_record(0), _record(1, contains=0.0), _record(2, answerable=False, abstained=True, type_="trap"),
+               _record(3, answerable=False, abstained=False, type_="trap"), _record(4, abstained=True, contains=0.0)]
+    totals = aggregate(records, retrieve_only=False)
+    assert totals["abstention_recall"] == 0.5
+    assert totals["abstention_precision"] == 0.5
+    assert totals["false_abstention_rate"] == pytest.approx(1 / 3, abs=1e-4)
+    assert totals["latency_p50_s"] == 3.0
+    causes = {f["id"]: f["cause"] for f in failures(records)}
+    assert set(causes) == {"q1", "q3", "q4"}
+    assert causes["q3"] == "answered an unanswerable question" and causes["q4"].startswith("wrongly abstained")
+    assert check_thresholds({"totals": totals}, {"contains_answer": 0.9, "abstention_recall": 0.5,
+                                                 "false_abstention_rate_max": 0.1}) == [
+        "contains_answer = 0.3333 is below the recorded threshold 0.9",
+        "false_abstention_rate = 0.3333 is above the recorded threshold 0.1"]
+
+    results = {"dataset": "d.jsonl", "name": "d", "kind": "jsonl", "split": "all", "retrieve_only": False,
+               "notes": {}, "created_at": "now", "seconds": 1.0, "model": {"model": "m", "backend": "b"},
+               "totals": totals, "failures": failures(records), "questions": records}
+    paths = write_reports(results, tmp_path / "run-a")
+    md = paths["markdown"].read_text()
+    assert "| contains answer | 0.333 |" in md and "## Failures (3)" in md and "![latency](latency.png)" in md
+    assert "data:image/png;base64," in paths["html"].read_text()
+    assert (tmp_path / "run-a" / "by_type.png").stat().st_size > 1000
+    better = json.loads(json.dumps(results))
+    better["questions"][1]["scores"]["contains_answer"] = 1.0
+    better["totals"]["contains_answer"] = 0.6667
+    (tmp_path / "run-b").mkdir()
+    (tmp_path / "run-b" / "results.json").write_text(json.dumps(better))
+    diff = compare(tmp_path / "run-a", tmp_path / "run-b")
+    assert "| contains answer | 0.333 | 0.667 | +0.333 |" in diff
+    assert "## Questions that changed (1)" in diff and "contains_answer 0.00→1.00" in diff
+
+
+def test_dataset_loading(tmp_path):
+    seeds = load_dataset(__import__("tests.conftest").conftest.ROOT / "eval/datasets/seeds.jsonl")
+    assert len(seeds.cases) >= 40
+    assert sum(not c.answerable for c in seeds.cases) >= 8
+    assert sum(len(c.gold_docs) >= 2 for c in seeds.cases) >= 5
+    assert any(c.turns for c in seeds.cases)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": 1}\n')
+    with pytest.raises(DatasetError, match="bad.jsonl:1"):
+        load_dataset(bad)
+    with pytest.raises(DatasetError, match="not a BEIR folder"):
+        load_dataset(tmp_path)
