@@ -146,14 +146,14 @@ class RagPipeline:
             query = standalone
             timings["rewrite_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        hits = tuple(self.search(query, max(self.settings.top_k, self.settings.context_k)))
+        found, best = self.retriever.search_with_relevance(query, max(self.settings.top_k, self.settings.context_k))
+        hits = tuple(found)
         timings["retrieve_s"] = time.perf_counter() - started
         context = hits[: self.settings.context_k]
         reason = None
         if not hits:
             reason = "nothing in the index matches the question"
         else:
-            best = max((h.dense_score or 0.0) for h in hits)
             if best < self.settings.min_retrieval_score:
                 reason = (f"no passage is relevant enough (best similarity {best:.2f} < "
                           f"{self.settings.min_retrieval_score:.2f})")

@@ -32,8 +32,13 @@ class HybridRetriever:
     fusion: str = "rrf"  # rrf | dense | bm25
 
     def search(self, query: str, k: int = 5) -> list[Hit]:
+        return self.search_with_relevance(query, k)[0]
+
+    def search_with_relevance(self, query: str, k: int = 5) -> tuple[list[Hit], float]:
+        """The fused hits, and the best dense similarity over all dense candidates: the relevance signal for
+        abstention, which must not depend on whether the dense winner also made the fused top k."""
         if not query.strip() or len(self.index.chunks) == 0:
-            return []
+            return [], 0.0
         depth = max(self.candidates, k)
         dense = self.index.store.search(self.embedder.encode([query])[0], depth)
         lexical = self.index.bm25.search(query, depth)
@@ -60,8 +65,4 @@ class HybridRetriever:
                 dense_rank=dense_rank.get(cid),
                 bm25_rank=bm25_rank.get(cid),
             ))
-        return hits
-
-    def best_dense_score(self, hits: Sequence[Hit]) -> float:
-        scores = [h.dense_score for h in hits if h.dense_score is not None]
-        return max(scores) if scores else 0.0
+        return hits, (dense[0][1] if dense else 0.0)
