@@ -12,18 +12,11 @@ import json
 import time
 from pathlib import Path
 
+from eval import metrics as M
 from eval.beir import load_corpus, load_queries
 from rag.index import index_exists
 from rag.pipeline import RagPipeline
 from rag.settings import load_settings
-
-
-def doc_ranking(hits) -> list[str]:
-    seen: list[str] = []
-    for h in hits:
-        if h.chunk.doc_id not in seen:
-            seen.append(h.chunk.doc_id)
-    return seen
 
 
 def main() -> None:
@@ -62,16 +55,12 @@ def main() -> None:
             lexical = [c for c, _ in index.bm25.search(q.text, depth)]
             ranked = dense if name == "dense" else lexical if name == "bm25" else [
                 c for c, _ in reciprocal_rank_fusion([dense, lexical], k=k[0], weights=[1.0, k[1]])]
-            docs: list[str] = []
-            for c in ranked:
-                d = index.chunks[c].doc_id
-                if d not in docs:
-                    docs.append(d)
+            docs = list(dict.fromkeys(index.chunks[c].doc_id for c in ranked))
             gold = set(q.gold_docs)
-            r1 += bool(gold & set(docs[:1]))
-            r5 += bool(gold & set(docs[:5]))
-            r10 += bool(gold & set(docs[:10]))
-            mrr += next((1 / i for i, d in enumerate(docs[:10], start=1) if d in gold), 0.0)
+            r1 += M.recall_at(docs, gold, 1)
+            r5 += M.recall_at(docs, gold, 5)
+            r10 += M.recall_at(docs, gold, 10)
+            mrr += M.mrr(docs, gold)
         n = len(queries)
         results[name] = {"recall@1": r1 / n, "recall@5": r5 / n, "recall@10": r10 / n, "mrr@10": mrr / n,
                          "seconds": time.perf_counter() - started}

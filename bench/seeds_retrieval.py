@@ -13,6 +13,7 @@ import json
 import tempfile
 from pathlib import Path
 
+from eval import metrics as M
 from rag.pipeline import RagPipeline
 from rag.retriever import reciprocal_rank_fusion
 from rag.settings import PROJECT_ROOT, load_settings
@@ -52,12 +53,13 @@ def main() -> None:
                     lexical = [c for c, _ in index.bm25.search(r["question"], 30)]
                     ranked = dense if name == "dense" else lexical if name == "bm25" else [
                         c for c, _ in reciprocal_rank_fusion([dense, lexical], k=cfg[0], weights=[1.0, cfg[1]])]
+                    # Chunk-level ranks (a document may repeat): what the generator's context window sees.
                     docs = [index.chunks[c].doc_id for c in ranked]
                     gold = set(r["gold_docs"])
-                    r1 += bool(gold & set(docs[:1]))
-                    r3 += bool(gold & set(docs[:3]))
-                    r5 += bool(gold & set(docs[:5]))
-                    mrr += next((1 / i for i, d in enumerate(docs[:10], start=1) if d in gold), 0.0)
+                    r1 += M.recall_at(docs, gold, 1)
+                    r3 += M.recall_at(docs, gold, 3)
+                    r5 += M.recall_at(docs, gold, 5)
+                    mrr += M.mrr(docs, gold)
                 n = len(answerable)
                 result[name] = {"recall@1": round(r1 / n, 4), "recall@3": round(r3 / n, 4),
                                 "recall@5": round(r5 / n, 4), "mrr@10": round(mrr / n, 4)}
