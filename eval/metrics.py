@@ -9,7 +9,7 @@ import string
 from collections import Counter
 from collections.abc import Sequence
 
-from rag.citations import _numbers, _terms, strip_markers
+from rag.citations import numbers, strip_markers, terms
 
 # --- retrieval -----------------------------------------------------------------------------------------
 
@@ -77,13 +77,13 @@ def entails(sentence: str, evidence: Sequence[str], question: str = "", min_cove
     model (none ships offline): the sentence's new content words (those not already in the question) must be
     at least 80% present in the evidence, and every number exactly."""
     text = " ".join(evidence)
-    terms = _terms(sentence) - _terms(question) or _terms(sentence)
-    if not terms:
+    new_terms = terms(sentence) - terms(question) or terms(sentence)
+    if not new_terms:
         return False
-    source = _terms(text)
-    if _numbers(sentence) - _numbers(text):
+    source = terms(text)
+    if numbers(sentence) - numbers(text):
         return False
-    return sum(t in source for t in terms) / len(terms) >= min_coverage
+    return sum(t in source for t in new_terms) / len(new_terms) >= min_coverage
 
 
 def citation_scores(sentences: Sequence[tuple[str, Sequence[str]]], question: str = "") -> tuple[float, float]:

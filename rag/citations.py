@@ -22,7 +22,8 @@ from rag.types import AnswerSentence, Citation, Hit
 _MARKER = re.compile(r"\s*\[(?:\d+(?:\s*[,;-]\s*\d+)*)\]")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
 _WORD_NUMBERS = {
-    "one": "1", "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
+    # "one" is left out: far more often a pronoun ("every one of") than a count.
+    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
     "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "fifty": "50",
 }
 
@@ -35,11 +36,11 @@ def _norm_number(token: str) -> str:
     return _WORD_NUMBERS.get(token, token.replace(",", ""))
 
 
-def _terms(text: str) -> set[str]:
+def terms(text: str) -> set[str]:
     return {stem(_norm_number(t)) for t in content_tokens(text)}
 
 
-def _numbers(text: str) -> set[str]:
+def numbers(text: str) -> set[str]:
     out = set()
     for t in tokenize(text):
         t = _norm_number(t)
@@ -90,23 +91,25 @@ def evidence_spans(passages: Sequence[Hit]) -> list[Evidence]:
 
 
 class CitationChecker:
-    def __init__(self, embedder: Embedder, *, min_support: float = 0.5, lexical_weight: float = 0.6):
+    def __init__(self, embedder: Embedder, *, min_support: float = 0.5, lexical_weight: float = 0.6,
+                 full_coverage: float = 0.8):
         self.embedder = embedder
+        self.full_coverage = full_coverage  # lexical coverage below which clause-level citations are tried
         self.min_support = min_support
         self.lexical_weight = lexical_weight
 
     def lexical_support(self, sentence: str, source: str, question: str = "") -> float:
         """Coverage of the sentence's content terms by the source; terms not already in the question (the new
         claims) count double, and a number absent from the source caps support at 0.2."""
-        terms = _terms(sentence)
-        if not terms:
+        sentence_terms = terms(sentence)
+        if not sentence_terms:
             return 0.0
-        source_terms = _terms(source)
-        question_terms = _terms(question)
-        weight = {t: (1.0 if t in question_terms else 2.0) for t in terms}
+        source_terms = terms(source)
+        question_terms = terms(question)
+        weight = {t: (1.0 if t in question_terms else 2.0) for t in sentence_terms}
         covered = sum(w for t, w in weight.items() if t in source_terms)
         score = covered / sum(weight.values())
-        missing_numbers = _numbers(sentence) - _numbers(source)
+        missing_numbers = numbers(sentence) - numbers(source)
         return min(score, 0.2) if missing_numbers else score
 
     def score(self, sentences: Sequence[str], passages: Sequence[Hit], question: str = "") -> list[SentenceSupport]:
@@ -136,7 +139,9 @@ class CitationChecker:
                 combined = self.lexical_weight * lex + (1 - self.lexical_weight) * sem
                 if lex <= 0.2:  # no lexical grounding (or a missing number): similarity alone cannot support
                     combined = min(combined, lex)
-                if best is None or combined > best.support + 1e-9:
+                # Ties (e.g. several spans capped for a missing number) go to the closest in meaning.
+                if best is None or combined > best.support + 1e-9 or (
+                        abs(combined - best.support) <= 1e-9 and sem > best.semantic):
                     best = SentenceSupport(sentence, span, combined, lex, sem)
             results.append(best)  # type: ignore[arg-type]
         return results
@@ -153,26 +158,58 @@ class CitationChecker:
         dropped: list[str] = []
         for sup in supports:
             text = sup.sentence
-            evidence = sup.evidence
-            supported = evidence is not None and sup.support >= self.min_support
-            if not supported:
+            grounds = [sup] if sup.evidence is not None and sup.support >= self.min_support else []
+            if not grounds or sup.lexical < self.full_coverage:
+                # Part of the sentence may come from another source, or from nowhere: judge clause by clause.
+                clauses = self._clause_supports(text, passages, question)
+                held = [c for c in clauses if c.evidence is not None and c.support >= self.min_support]
+                if held and len(held) == len(clauses):
+                    grounds = held
+                elif held:
+                    text = _join_clauses([c.sentence for c in held])
+                    dropped.extend(c.sentence for c in clauses if c not in held)
+                    grounds = held
+            if not grounds:
                 dropped.append(text)
-                if extractive_fallback and evidence is not None and sup.semantic >= self.min_support:
+                if extractive_fallback and sup.evidence is not None and sup.semantic >= self.min_support:
                     # Quote the best-matching source sentence instead of an unsupported paraphrase.
-                    text, supported = evidence.text, True
+                    text, grounds = sup.evidence.text, [sup]
                 else:
                     continue
-            key = (evidence.hit.chunk.doc_id, evidence.start, evidence.end)
-            if key not in by_span:
-                by_span[key] = len(citations) + 1
-                citations.append(Citation(
-                    n=by_span[key], doc_id=evidence.hit.chunk.doc_id, title=evidence.hit.title,
-                    start=evidence.start, end=evidence.end, quote=evidence.text,
-                    passage_n=evidence.passage_n, support=round(sup.support, 4),
-                ))
-            out_sentences.append(AnswerSentence(text, (by_span[key],), True, round(sup.support, 4)))
+            ns = []
+            for ground in grounds:
+                evidence = ground.evidence
+                assert evidence is not None
+                key = (evidence.hit.chunk.doc_id, evidence.start, evidence.end)
+                if key not in by_span:
+                    by_span[key] = len(citations) + 1
+                    citations.append(Citation(
+                        n=by_span[key], doc_id=evidence.hit.chunk.doc_id, title=evidence.hit.title,
+                        start=evidence.start, end=evidence.end, quote=evidence.text,
+                        passage_n=evidence.passage_n, support=round(ground.support, 4),
+                    ))
+                if by_span[key] not in ns:
+                    ns.append(by_span[key])
+            support = min(g.support for g in grounds)
+            out_sentences.append(AnswerSentence(text, tuple(ns), True, round(support, 4)))
         cited = " ".join(_with_marker(s.text, s.citation_ns) for s in out_sentences)
         return cited, out_sentences, citations, dropped
+
+    def _clause_supports(self, sentence: str, passages: Sequence[Hit], question: str) -> list[SentenceSupport]:
+        """Support of each clause of a sentence that joins several claims ("272 cases were examined, and Ofsted
+        rated it good"), so that each clause cites its own source; [] for a single-clause sentence."""
+        clauses = [c for c in _CLAUSE_BREAK.split(sentence) if len(content_tokens(c)) >= 2]
+        if len(clauses) < 2:
+            return []
+        return self.score(clauses, passages, question)
+
+
+def _join_clauses(clauses: list[str]) -> str:
+    text = "; ".join(c.strip().rstrip(".;,") for c in clauses)
+    return text + "."
+
+
+_CLAUSE_BREAK = re.compile(r"\s*(?:[;:]|,\s*(?:and|but|while|whereas)\b|\band\b(?=\s+[A-Z0-9]))\s*")
 
 
 def _with_marker(sentence: str, ns: tuple[int, ...]) -> str:

@@ -13,11 +13,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
+from rag.answer_check import AnswerCheck
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker
+from rag.evidence import EvidenceSelector
 from rag.generation import GenerationParams, Generator, build_generator
+from rag.generation.base import ChatMessage
 from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
-from rag.prompts import answer_messages, is_decline, rewrite_messages
+from rag.prompts import answer_messages, rewrite_messages
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
 from rag.types import Answer, Hit
@@ -150,6 +153,12 @@ class RagPipeline:
         hits = tuple(found)
         timings["retrieve_s"] = time.perf_counter() - started
         context = hits[: self.settings.context_k]
+        if self.settings.evidence_sentences > 0 and context:
+            started = time.perf_counter()
+            selector = EvidenceSelector(self.embedder, max_sentences=self.settings.evidence_sentences,
+                                        window=self.settings.evidence_window)
+            context = tuple(selector.select(query, context))
+            timings["evidence_s"] = time.perf_counter() - started
         reason = None
         if not hits:
             reason = "nothing in the index matches the question"
@@ -159,6 +168,9 @@ class RagPipeline:
                           f"{self.settings.min_retrieval_score:.2f})")
         return _Prepared(question, standalone, hits[: self.settings.top_k], context, reason, timings)
 
+    def _messages(self, prep: _Prepared) -> list[ChatMessage]:
+        return answer_messages(prep.standalone or prep.question, prep.context, self.settings.answer_prompt)
+
     def _params(self) -> GenerationParams:
         s = self.settings
         return GenerationParams(max_tokens=s.max_new_tokens, temperature=s.temperature, seed=s.seed)
@@ -167,16 +179,14 @@ class RagPipeline:
         model = self.generator.describe()
         if prep.abstain_reason is not None:
             return self._abstain(prep, prep.abstain_reason, raw, timings, model)
-        if is_decline(raw):
-            return self._abstain(prep, "the model found no answer in the passages", raw, timings, model)
+        question = prep.standalone or prep.question
         started = time.perf_counter()
         text, sentences, citations, dropped = self.checker.attach(
-            raw, prep.context, prep.standalone or prep.question,
-            extractive_fallback=self.settings.extractive_fallback)
+            raw, prep.context, question, extractive_fallback=self.settings.extractive_fallback)
         timings["cite_s"] = time.perf_counter() - started
-        if not citations:
-            return self._abstain(prep, "no sentence of the generated answer is supported by the passages",
-                                 raw, timings, model)
+        verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in prep.context])
+        if not verdict.answers:
+            return self._abstain(prep, verdict.reason or "no supported answer", raw, timings, model)
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
                       passages=prep.hits, sentences=tuple(sentences), standalone_question=prep.standalone,
                       raw_generation=raw, timings=timings, model=model,
@@ -194,7 +204,7 @@ class RagPipeline:
         timings = dict(prep.timings)
         raw = ""
         if prep.abstain_reason is None:
-            gen = self.generator.generate(answer_messages(prep.standalone or prep.question, prep.context),
+            gen = self.generator.generate(self._messages(prep),
                                           self._params())
             raw = gen.text
             timings["generate_s"] = gen.seconds
@@ -218,7 +228,7 @@ class RagPipeline:
         parts: list[str] = []
         if prep.abstain_reason is None:
             gen_started = time.perf_counter()
-            for piece in self.generator.stream(answer_messages(prep.standalone or prep.question, prep.context),
+            for piece in self.generator.stream(self._messages(prep),
                                                self._params()):
                 if not parts:
                     timings["first_token_s"] = time.perf_counter() - gen_started

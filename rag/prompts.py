@@ -9,11 +9,19 @@ from rag.types import Hit
 
 NOT_FOUND = "NOT IN DOCUMENTS"
 
-ANSWER_SYSTEM = (
-    "You answer questions using only the numbered passages you are given. "
-    "Reply with a short, direct answer of one or two sentences, stating the facts from the passages. "
-    f"If the passages do not contain the answer, reply exactly: {NOT_FOUND}"
-)
+# "brief" (default): answer only; abstention is decided in code (rag/answer_check.py). "strict": the model is
+# also told to decline, which made it decline on answerable questions (docs/decisions.md).
+ANSWER_SYSTEMS = {
+    "brief": (
+        "Answer the question using only the numbered passages. Reply with a short, direct answer: the name, "
+        "number or phrase asked for, in at most one sentence."
+    ),
+    "strict": (
+        "You answer questions using only the numbered passages you are given. "
+        "Reply with a short, direct answer of one or two sentences, stating the facts from the passages. "
+        f"If the passages do not contain the answer, reply exactly: {NOT_FOUND}"
+    ),
+}
 
 REWRITE_SYSTEM = (
     "You rewrite a follow-up question from a conversation into one standalone question that can be "
@@ -30,10 +38,12 @@ DECLINE_MARKERS = (
 )
 
 
-def answer_messages(question: str, passages: Sequence[Hit]) -> list[ChatMessage]:
+def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief") -> list[ChatMessage]:
+    if style not in ANSWER_SYSTEMS:
+        raise ValueError(f"unknown answer prompt {style!r}; choose one of {', '.join(ANSWER_SYSTEMS)}")
     blocks = [f"[{n}] {hit.title}\n{hit.chunk.text}" for n, hit in enumerate(passages, start=1)]
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
-    return [ChatMessage("system", ANSWER_SYSTEM), ChatMessage("user", user)]
+    return [ChatMessage("system", ANSWER_SYSTEMS[style]), ChatMessage("user", user)]
 
 
 def rewrite_messages(question: str, history: Sequence[tuple[str, str]]) -> list[ChatMessage]:

@@ -48,7 +48,9 @@ class Settings:
 
     # Retrieval.
     top_k: int = 5  # passages retrieved and shown
-    context_k: int = 4  # passages given to the generator
+    context_k: int = 4  # passages given to the generator (or searched for evidence sentences)
+    evidence_sentences: int = 0  # >0: give the generator only the N best sentences of those passages
+    evidence_window: int = 1  # neighbouring sentences kept around each evidence sentence
     candidates: int = 30  # per-retriever candidate depth before fusion
     rrf_k: int = 10  # docs/decisions.md: k=10 with BM25 weighted x3 beat plain RRF and BM25 alone
     bm25_weight: float = 3.0  # RRF weight of the BM25 ranking (dense ranking weighs 1)
@@ -61,6 +63,7 @@ class Settings:
     openai_model: str = "default"
     openai_api_key: str = ""
     hf_model_dir: Path | None = None
+    answer_prompt: str = "brief"  # brief | strict (see rag/prompts.py, docs/decisions.md)
     max_new_tokens: int = 128
     temperature: float = 0.0  # greedy by default so answers reproduce
     seed: int = 0

@@ -114,4 +114,7 @@ def stem(token: str) -> str:
         if len(token) > len(suffix) + 2 and token.endswith(suffix):
             base = token[: -len(suffix)]
             return base + "y" if suffix in ("ies", "ied") else base
+    # 'case'/'cases' -> 'cas', 'examine'/'examined' -> 'examin': a final silent e must not block a match.
+    if len(token) > 4 and token.endswith("e"):
+        return token[:-1]
     return token

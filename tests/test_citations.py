@@ -79,3 +79,20 @@ def test_extractive_fallback_quotes_the_source_instead_of_a_wrong_paraphrase(see
         extractive_fallback=True)
     assert dropped == ["Sheffield examined 300 cases."]
     assert len(citations) == 1 and "272" in citations[0].quote and "300" not in text
+
+
+def test_one_sentence_joining_two_sources_cites_each_clause(seed_pipeline, embedder):
+    a = passage_from_seed(seed_pipeline, "000_3e02e4570786b062.txt", "272")
+    b = passage_from_seed(seed_pipeline, "004_244dd2b7b137fb73.txt", "Risthardh Hare")
+    checker = CitationChecker(embedder)
+    text, sentences, citations, dropped = checker.attach(
+        "Sheffield examined all 272 cases, and Risthardh Hare is the interim director of children's services.",
+        [a, b], "")
+    assert not dropped
+    assert {c.doc_id for c in citations} == {"000_3e02e4570786b062.txt", "004_244dd2b7b137fb73.txt"}
+    assert sentences[0].citation_ns == (1, 2) and text.endswith("[1][2].")
+    # A clause with no source is dropped; the supported clause stays, cited.
+    text, _, citations, dropped = checker.attach("Sheffield examined all 272 cases, and Paris is in France.",
+                                                 [a, b], "")
+    assert dropped == ["Paris is in France."] and text == "Sheffield examined all 272 cases [1]."
+    assert [c.doc_id for c in citations] == ["000_3e02e4570786b062.txt"]

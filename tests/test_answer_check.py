@@ -1,0 +1,53 @@
+"""Abstention decided in code after generation (rag/answer_check.py), on real seed passages."""
+
+from rag.answer_check import AnswerCheck
+from rag.citations import CitationChecker
+from rag.types import Citation
+from tests.test_citations import passage_from_seed
+
+SHEFFIELD = "000_3e02e4570786b062.txt"
+
+
+def judge(seed_pipeline, embedder, question, raw, doc=SHEFFIELD, needle="272"):
+    hit = passage_from_seed(seed_pipeline, doc, needle)
+    text, _, citations, _ = CitationChecker(embedder).attach(raw, [hit], question)
+    return AnswerCheck().judge(question, raw, text, citations, [hit.chunk.text])
+
+
+def test_supported_answers_pass(seed_pipeline, embedder):
+    assert judge(seed_pipeline, embedder, "How many cases did Sheffield examine after Baby P?", "272").answers
+    assert judge(seed_pipeline, embedder, "Who is the cabinet member for children's services in Sheffield?",
+                 "Coun Andrew Sangar", needle="Sangar").answers
+
+
+def test_decline_and_unsupported_replies_abstain(seed_pipeline, embedder):
+    v = judge(seed_pipeline, embedder, "How many cases did Sheffield examine?", "Not mentioned in the passages.")
+    assert not v.answers and "no answer" in v.reason
+    v = judge(seed_pipeline, embedder, "How many cases did Sheffield examine?", "Sheffield examined 300 cases.")
+    assert not v.answers and "supported by the passages" in v.reason
+
+
+def test_restating_the_question_is_not_an_answer(seed_pipeline, embedder):
+    v = judge(seed_pipeline, embedder, "Which cases did Sheffield's review examine?",
+              "Sheffield's review examined cases.")
+    assert not v.answers and "restates" in v.reason
+
+
+def test_name_and_number_questions_need_a_name_and_a_number(seed_pipeline, embedder):
+    v = judge(seed_pipeline, embedder, "What is the name of the council that examined 272 cases?",
+              "The council looked at all 272 cases closely.")
+    assert not v.answers and "name" in v.reason
+    v = judge(seed_pipeline, embedder, "How many social workers did the council examine cases with?",
+              "The council examined the cases on its books.")
+    assert not v.answers and "number" in v.reason
+
+
+def test_a_section_label_is_not_a_quantity():
+    source = "6.7 Jackie Drayton thanked the foster carers.\n6.8 Members asked about education."
+    cite = Citation(n=1, doc_id="d", title="t", start=0, end=10, quote=source.splitlines()[0], passage_n=1,
+                    support=0.9)
+    check = AnswerCheck()
+    v = check.judge("How many children in care go on to higher education?", "6.7", "6.7 [1]", [cite], [source])
+    assert not v.answers and "section label" in v.reason
+    v = check.judge("How many foster carers were thanked?", "67", "67 [1]", [cite], ["67 foster carers were thanked"])
+    assert v.answers
