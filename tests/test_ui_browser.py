@@ -110,7 +110,9 @@ def _documents(page) -> str:
 @pytest.mark.slow
 def test_seed_question_answered_with_clickable_citation(page):
     _shot(page, "01-first-screen")
-    assert page.get_by_text(SEED_QUESTION).count() >= 1  # the example questions are on the first screen
+    # The example questions are on the first screen; clicking one fills the question box.
+    page.get_by_text("How many cases did Sheffield council").first.click()
+    page.wait_for_function(f"() => document.querySelector('#rag-question textarea').value === {SEED_QUESTION!r}")
     _ask(page, SEED_QUESTION)
     bot = _last_bot(page)
     assert "272" in bot.locator(".rag-answer").inner_text()
@@ -132,7 +134,13 @@ def test_seed_question_answered_with_clickable_citation(page):
     assert block.locator(".rag-passage mark").evaluate("e => getComputedStyle(e).backgroundColor") != "rgba(0, 0, 0, 0)"
     _shot(page, "03-citation-opened")
 
-    # A follow-up with the standalone rewrite and timings shown on request.
+    # A follow-up with the standalone rewrite and timings shown on request; the draft streams in token by token.
+    page.evaluate("""() => {
+        window.__drafts = new Set();
+        new MutationObserver(() => document.querySelectorAll('#rag-chat .rag-draft').forEach(
+            d => { if (d.textContent !== '…') window.__drafts.add(d.textContent); })
+        ).observe(document.body, {subtree: true, childList: true, characterData: true});
+    }""")
     page.locator("#rag-settings").get_by_text("Settings").first.click()
     page.locator("#rag-show-rewrite input").check()
     page.locator("#rag-show-timings input").check()
@@ -141,6 +149,7 @@ def test_seed_question_answered_with_clickable_citation(page):
     assert bot.locator(".rag-rewrite").inner_text().startswith("Standalone question:")
     assert "total" in bot.locator(".rag-timings").inner_text()
     assert page.locator("#rag-chat [data-testid=user]").count() == 2
+    assert page.evaluate("() => window.__drafts.size") >= 2  # partial drafts were shown before the answer
     _shot(page, "04-follow-up-rewrite-timings")
 
 
@@ -148,8 +157,9 @@ def test_seed_question_answered_with_clickable_citation(page):
 def test_upload_ask_and_remove(page, tmp_path):
     lantern = tmp_path / "Wexbury lantern.md"
     lantern.write_text(LANTERN)
-    before = _documents(page)
-    assert "uploads/Wexbury lantern.md" not in before
+    _open_tab(page, "Documents")
+    page.wait_for_function("() => document.querySelector('#rag-docs').innerText.includes('000_')")
+    assert "uploads/Wexbury lantern.md" not in _documents(page)
     status = _upload(page, lantern, ".rag-ok")
     assert "Added" in status and "Wexbury lantern.md" in status
     page.wait_for_function("() => document.querySelector('#rag-docs').innerText.includes('uploads/Wexbury')")

@@ -227,7 +227,7 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
             else:
                 what = "updated" if result.report.updated else ("unchanged" if result.report.unchanged else "added")
                 lines.append(f'<div class="rag-ok"><b>{esc(what.capitalize())}:</b> {esc(result.name)} — '
-                             f'{esc(result.title)} ({result.chunks} chunks embedded)</div>')
+                             f'{esc(result.title)} ({result.chunks} chunk{"" if result.chunks == 1 else "s"} embedded)</div>')
         return (None, *documents_outputs("".join(lines)))
 
     def on_remove(doc_id: str | None) -> tuple[Any, ...]:
@@ -258,7 +258,7 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
                     clear = gr.Button("New chat", size="sm", elem_id="rag-clear")
                 with gr.Column(scale=2):
                     gr.Markdown("### Sources")
-                    sources = gr.HTML(sources_html(None), elem_id="rag-sources", js_on_load=None)
+                    sources = gr.HTML(sources_html(None), elem_id="rag-sources", js_on_load=None, max_height=640)
             with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
                 with gr.Row():
                     top_k = gr.Slider(1, 10, value=s.top_k, step=1, label="Passages to retrieve")
