@@ -83,7 +83,8 @@ def _ask(page, question: str) -> None:
     page.keyboard.press("Enter")
     page.wait_for_function(
         """n => { const bots = document.querySelectorAll('#rag-chat [data-testid=bot]');
-                  return bots.length > n && bots[bots.length - 1].querySelector('.rag-answer, .rag-abstain, .rag-error'); }""",
+                  const last = bots[bots.length - 1];
+                  return bots.length > n && last.querySelector('.rag-answer, .rag-abstain, .rag-error'); }""",
         arg=before, timeout=ANSWER_TIMEOUT_MS)
 
 

@@ -226,8 +226,9 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
                 lines.append(f'<div class="rag-error"><b>Not added:</b> {esc(str(exc))}</div>')
             else:
                 what = "updated" if result.report.updated else ("unchanged" if result.report.unchanged else "added")
+                chunks = f'{result.chunks} chunk{"" if result.chunks == 1 else "s"} embedded'
                 lines.append(f'<div class="rag-ok"><b>{esc(what.capitalize())}:</b> {esc(result.name)} — '
-                             f'{esc(result.title)} ({result.chunks} chunk{"" if result.chunks == 1 else "s"} embedded)</div>')
+                             f'{esc(result.title)} ({chunks})</div>')
         return (None, *documents_outputs("".join(lines)))
 
     def on_remove(doc_id: str | None) -> tuple[Any, ...]:
