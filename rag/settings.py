@@ -75,6 +75,11 @@ class Settings:
     min_support: float = 0.5  # a sentence needs this support score to be cited
     extractive_fallback: bool = False  # lever for issue 4; off until measured
 
+    # Browser chat (``rag serve``) and uploads.
+    ui_host: str = "127.0.0.1"  # loopback only unless asked; --host 0.0.0.0 to share on a network
+    ui_port: int = 7860
+    upload_max_mb: float = 20.0  # largest file accepted by an upload
+
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
 
@@ -156,3 +161,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError("top_k and context_k must be at least 1")
     if s.chunk_words < 20:
         raise SettingsError("chunk_words must be at least 20")
+    if not 0 < s.ui_port < 65536:
+        raise SettingsError(f"ui_port must be a TCP port (1-65535), not {s.ui_port}")
+    if s.upload_max_mb <= 0:
+        raise SettingsError("upload_max_mb must be positive")

@@ -29,5 +29,16 @@ if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$WANT" ]; then
   echo "$WANT" > "$STAMP"
 fi
 
+# The browser tests drive Debian's chromium through Playwright (Playwright's own browser download needs
+# the internet). Installed when missing and we can (root with apt-get); otherwise say how.
+if ! command -v chromium >/dev/null 2>&1; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    echo "==> installing chromium (for the browser tests)"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  else
+    echo "note: chromium is missing; the browser tests need it: sudo apt-get install chromium" >&2
+  fi
+fi
+
 echo "==> preparing the default model (assembled once into the cache, sha256-checked)"
 "$VENV/bin/rag" prepare-model --quiet
