@@ -143,9 +143,10 @@ def cmd_index(pipeline: RagPipeline, args: argparse.Namespace) -> int:
             console.print(f"[yellow]Rebuilt: {escape(report.rebuilt_reason)}[/]")
         console.print(f"Indexed into {pipeline.settings.index_dir}: {len(report.added)} added, "
                       f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, {len(report.removed)} "
-                      f"removed, {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s.")
+                      f"removed, {len(report.skipped)} skipped, {report.chunks_embedded} chunks embedded in "
+                      f"{report.seconds:.1f}s.")
         for s in report.skipped:
-            console.print(f"[red]skipped[/] {escape(s.path)}: {escape(s.reason)}")
+            console.print(f"[red]skipped[/] {escape(s.path)}: {escape(s.reason)}", highlight=False)
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 
 

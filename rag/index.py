@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
@@ -32,7 +33,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
 from rag.chunker import SentenceChunker
-from rag.loaders import LoadError, SkippedFile, discover_files, load_document
+from rag.loaders import LoadError, LoadLimits, SkippedFile, discover_files, load_document
 from rag.progress import progress_bar
 from rag.stores.base import StoreError, VectorStore
 from rag.stores.faiss_store import FaissStore
@@ -44,6 +45,8 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 CATALOG_FILE = "catalog.sqlite"
+# Every corrupt-index message ends with the fix.
+REBUILD_HINT = "rebuild it with: rag index --rebuild PATH... (the folders you indexed)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -138,7 +141,7 @@ def _current_generation(index_dir: Path) -> Path | None:
     name = current.read_text(encoding="utf-8").strip()
     gen = Path(index_dir) / name
     if not name.startswith("gen-") or not gen.is_dir():
-        raise IndexCorruptError(f"{current} points at {name!r}, which is not a generation folder")
+        raise IndexCorruptError(f"{current} points at {name!r}, which is not a generation folder; {REBUILD_HINT}")
     return gen
 
 
@@ -147,9 +150,11 @@ def _read_manifest(gen: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexCorruptError(f"manifest missing: {path}") from None
+        raise IndexCorruptError(f"manifest missing: {path}; {REBUILD_HINT}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"manifest {path} is truncated or not JSON ({exc})") from None
+        raise IndexCorruptError(f"manifest {path} is truncated or not JSON ({exc}); {REBUILD_HINT}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"manifest {path} is not a JSON object; {REBUILD_HINT}")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexCorruptError(
@@ -162,7 +167,7 @@ def _read_manifest(gen: Path) -> dict:
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
         if not path.is_file():
-            raise IndexCorruptError(f"catalog missing: {path}")
+            raise IndexCorruptError(f"catalog missing: {path}; {REBUILD_HINT}")
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     else:
         conn = sqlite3.connect(path)
@@ -171,18 +176,52 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM chunks").fetchone()
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise IndexCorruptError(f"catalog {path} is truncated or not SQLite ({exc})") from None
+        raise IndexCorruptError(f"catalog {path} is truncated or not SQLite ({exc}); {REBUILD_HINT}") from None
     return conn
 
 
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _describe_files(gen: Path) -> dict[str, dict[str, object]]:
+    """Size and sha256 of every data file of a generation, recorded in its manifest."""
+    return {f.name: {"bytes": f.stat().st_size, "sha256": _file_digest(f)}
+            for f in sorted(gen.iterdir()) if f.is_file() and f.name != MANIFEST_FILE}
+
+
+def _verify_files(manifest: dict, gen: Path) -> None:
+    """Check the data files against the sizes and checksums in the manifest before any parser sees them, so
+    a truncated or damaged file is a clear error rather than a crash or garbage deep inside FAISS or SQLite.
+    Manifests written before checksums were recorded have no "files" entry and are not checked."""
+    for name, expected in (manifest.get("files") or {}).items():
+        path = gen / name
+        if not path.is_file():
+            raise IndexCorruptError(f"index file missing: {path}; {REBUILD_HINT}")
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            raise IndexCorruptError(f"index file {path} is truncated or damaged ({size} bytes, the manifest "
+                                    f"says {expected.get('bytes')}); {REBUILD_HINT}")
+        if _file_digest(path) != expected.get("sha256"):
+            raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {REBUILD_HINT}")
+
+
 def _load_store(manifest: dict, gen: Path) -> VectorStore:
-    kind = manifest["store"]["kind"]
-    if kind != "faiss":
-        raise IndexCorruptError(f"unknown vector store kind {kind!r} in {gen / MANIFEST_FILE}")
     try:
-        return FaissStore.load(gen, int(manifest["dimension"]))
+        kind = manifest["store"]["kind"]
+        dimension = int(manifest["dimension"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorruptError(f"manifest {gen / MANIFEST_FILE} lacks {exc}; {REBUILD_HINT}") from None
+    if kind != "faiss":
+        raise IndexCorruptError(f"unknown vector store kind {kind!r} in {gen / MANIFEST_FILE}; {REBUILD_HINT}")
+    try:
+        return FaissStore.load(gen, dimension)
     except StoreError as exc:
-        raise IndexCorruptError(str(exc)) from None
+        raise IndexCorruptError(f"{exc}; {REBUILD_HINT}") from None
 
 
 class DocumentIndex:
@@ -201,11 +240,29 @@ class DocumentIndex:
 
     @classmethod
     def open(cls, index_dir: Path) -> DocumentIndex:
+        """Load the live generation. A writer may publish a new one and delete the old one while we read it;
+        then the error is not corruption, so we retry with the new CURRENT."""
         index_dir = Path(index_dir)
-        gen = _current_generation(index_dir)
-        if gen is None:
-            raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
+        for attempt in range(5):
+            gen = _current_generation(index_dir)
+            if gen is None:
+                raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
+            try:
+                return cls._open_generation(index_dir, gen)
+            except IndexCorruptError:
+                try:
+                    swapped = _current_generation(index_dir) != gen
+                except IndexCorruptError:
+                    swapped = False
+                if not swapped or attempt == 4:
+                    raise
+                log.info("generation %s was replaced while loading it; loading the new one", gen.name)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _open_generation(cls, index_dir: Path, gen: Path) -> DocumentIndex:
         manifest = _read_manifest(gen)
+        _verify_files(manifest, gen)
         store = _load_store(manifest, gen)
         conn = _connect(gen / CATALOG_FILE, readonly=True)
         try:
@@ -219,13 +276,13 @@ class DocumentIndex:
                 for row in conn.execute("SELECT doc_id, title, source_path, root, content_hash FROM documents")
             }
         except sqlite3.DatabaseError as exc:
-            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc})") from None
+            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc}); {REBUILD_HINT}") from None
         finally:
             conn.close()
         if len(store) != len(chunks):
             raise IndexCorruptError(
                 f"index at {index_dir} is inconsistent: {len(store)} vectors but {len(chunks)} chunks; "
-                "rebuild it with: rag index --rebuild"
+                f"{REBUILD_HINT}"
             )
         return cls(index_dir, gen, manifest, store, chunks, documents)
 
@@ -279,11 +336,13 @@ class Indexer:
     """Incremental writer: adds new and changed documents, removes deleted ones, never re-embeds
     unchanged ones, and publishes a new generation atomically."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True):
+    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True,
+                 limits: LoadLimits | None = None):
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.chunker = chunker
         self.progress = progress
+        self.limits = limits or LoadLimits()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -306,9 +365,9 @@ class Indexer:
             root = self._root_of(file, paths)
             seen_in_roots.add((root, doc_id))
             try:
-                loaded.append((load_document(file, doc_id), root))
+                loaded.append((load_document(file, doc_id, self.limits), root))
             except LoadError as exc:
-                report.skipped.append(SkippedFile(str(file), exc.reason))
+                report.skipped.append(SkippedFile(exc.path, exc.reason))
                 log.warning("skipped %s", exc)
         return self._apply(loaded, roots, seen_in_roots, report, rebuild=rebuild)
 
@@ -336,8 +395,20 @@ class Indexer:
                report: IndexReport, *, rebuild: bool, remove_ids: set[str] | None = None) -> IndexReport:
         started = time.perf_counter()
         with index_lock(self.index_dir):
-            old_gen = _current_generation(self.index_dir)
-            old_manifest = _read_manifest(old_gen) if old_gen else None
+            try:
+                old_gen = _current_generation(self.index_dir)
+                old_manifest = _read_manifest(old_gen) if old_gen else None
+                if old_gen is not None and old_manifest is not None:
+                    _verify_files(old_manifest, old_gen)
+                    _connect(old_gen / CATALOG_FILE, readonly=True).close()
+            except IndexCorruptError as exc:
+                if not rebuild:
+                    raise
+                # The documented fix for a damaged index: start a new one from the files given now.
+                log.warning("previous index unreadable, starting a new one: %s", exc)
+                old_gen, old_manifest = None, None
+                report.rebuilt_reason = (f"the previous index could not be read ({exc}); built a new one from "
+                                         "the files given")
             chunker_settings = self.chunker.settings()
             if old_manifest and not rebuild:
                 if old_manifest.get("embedder") != self.embedder.fingerprint:
@@ -468,6 +539,9 @@ class Indexer:
             conn.close()
 
         store_info = store.save(new_gen)
+        for file in new_gen.iterdir():
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
         manifest = {
             "format_version": FORMAT_VERSION,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -478,13 +552,13 @@ class Indexer:
             "documents": documents,
             "chunks": chunk_count,
             "next_chunk_id": next_id,
+            "files": _describe_files(new_gen),
         }
         tmp = new_gen / (MANIFEST_FILE + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, new_gen / MANIFEST_FILE)
-        for file in new_gen.iterdir():
-            with open(file, "rb") as fh:
-                os.fsync(fh.fileno())
         _fsync_dir(new_gen)
 
     def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 64) -> None:

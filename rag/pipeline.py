@@ -17,6 +17,7 @@ from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
+from rag.loaders import LoadLimits
 from rag.prompts import answer_messages, is_decline, rewrite_messages
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
@@ -80,7 +81,9 @@ class RagPipeline:
 
     @property
     def indexer(self) -> Indexer:
-        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress)
+        limits = LoadLimits(max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
+                            max_text_chars=self.settings.max_text_chars)
+        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress, limits=limits)
 
     @property
     def index(self) -> DocumentIndex:
@@ -121,8 +124,19 @@ class RagPipeline:
 
     # -- querying -----------------------------------------------------------------------------------
 
+    def check_question(self, question: str) -> str:
+        """The question stripped, or ValueError with a message the user can act on."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise ValueError(f"the question is {len(question):,} characters, over the {limit:,}-character limit "
+                             "(setting max_question_chars); ask something shorter")
+        return question
+
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        return self.retriever.search(query, k or self.settings.top_k)
+        return self.retriever.search(self.check_question(query), k or self.settings.top_k)
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Turn a follow-up into a standalone question using the conversation so far."""
@@ -135,9 +149,7 @@ class RagPipeline:
 
     def _prepare(self, question: str, history: Sequence[tuple[str, str]]) -> _Prepared:
         timings: dict[str, float] = {}
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
+        question = self.check_question(question)
         standalone = None
         query = question
         if history:
