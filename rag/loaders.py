@@ -145,6 +145,8 @@ def load_docx(path: Path) -> tuple[str, str]:
 
     import docx
 
+    if not zipfile.is_zipfile(path):
+        raise LoadError(path, "not a valid DOCX file (it is not a zip archive; DOCX files are)")
     try:
         document = docx.Document(str(path))
     except (PermissionError, MemoryError, RecursionError):
