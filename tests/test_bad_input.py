@@ -256,7 +256,7 @@ def test_text_limit_catches_what_the_file_size_does_not(tmp_path, capsys):
 def test_pdf_parser_failures_never_escape_as_crashes(tmp_path):
     """300 damaged variants of a valid PDF (truncated, bytes flipped, ranges replaced): each one either loads or
     raises LoadError; nothing else escapes to stop an indexing run."""
-    good = write_pdf(tmp_path / "good.pdf", ["Ofsted visited in May.", "Progress was slow."], title="Visit").read_bytes()
+    good = write_pdf(tmp_path / "good.pdf", ["Ofsted visited in May.", "Progress was slow."]).read_bytes()
     rng = random.Random(6)
     outcomes = {"loaded": 0, "skipped": 0}
     for i in range(300):
