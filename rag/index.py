@@ -159,7 +159,7 @@ def _read_manifest(gen: Path) -> dict:
     if version != FORMAT_VERSION:
         raise IndexCorruptError(
             f"index at {gen.parent} has format version {version!r}; this version of the tool reads "
-            f"{FORMAT_VERSION}. Rebuild it with: rag index --rebuild"
+            f"{FORMAT_VERSION}; {REBUILD_HINT}"
         )
     return manifest
 

@@ -16,6 +16,7 @@ from embeddings.encoder import Embedder, SentenceTransformerEmbedder
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker
 from rag.generation import GenerationParams, Generator, build_generator
+from rag.generation.base import ChatMessage
 from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
 from rag.prompts import answer_messages, is_decline, rewrite_messages
@@ -171,6 +172,9 @@ class RagPipeline:
                           f"{self.settings.min_retrieval_score:.2f})")
         return _Prepared(question, standalone, hits[: self.settings.top_k], context, reason, timings)
 
+    def _messages(self, prep: _Prepared) -> list[ChatMessage]:
+        return answer_messages(prep.standalone or prep.question, prep.context, self.settings.max_passage_chars)
+
     def _params(self) -> GenerationParams:
         s = self.settings
         return GenerationParams(max_tokens=s.max_new_tokens, temperature=s.temperature, seed=s.seed)
@@ -206,8 +210,7 @@ class RagPipeline:
         timings = dict(prep.timings)
         raw = ""
         if prep.abstain_reason is None:
-            gen = self.generator.generate(answer_messages(prep.standalone or prep.question, prep.context),
-                                          self._params())
+            gen = self.generator.generate(self._messages(prep), self._params())
             raw = gen.text
             timings["generate_s"] = gen.seconds
             timings["prompt_tokens"] = gen.prompt_tokens
@@ -230,8 +233,7 @@ class RagPipeline:
         parts: list[str] = []
         if prep.abstain_reason is None:
             gen_started = time.perf_counter()
-            for piece in self.generator.stream(answer_messages(prep.standalone or prep.question, prep.context),
-                                               self._params()):
+            for piece in self.generator.stream(self._messages(prep), self._params()):
                 if not parts:
                     timings["first_token_s"] = time.perf_counter() - gen_started
                 parts.append(piece)

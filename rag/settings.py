@@ -50,6 +50,7 @@ class Settings:
     max_file_mb: float = 20.0  # size on disk, checked before reading
     max_text_chars: int = 10_000_000  # extracted text (~15k chunks, ~16 min to embed on 2 cores)
     max_question_chars: int = 4000  # longer questions are refused with a clear message
+    max_passage_chars: int = 1500  # a passage is clipped to this in the prompt (normal 120-word chunks: <1000)
 
     # Retrieval.
     top_k: int = 5  # passages retrieved and shown
