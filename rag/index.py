@@ -23,6 +23,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -134,6 +135,13 @@ def index_exists(index_dir: Path) -> bool:
     return (Path(index_dir) / CURRENT_FILE).is_file()
 
 
+def _current_name(index_dir: Path) -> str | None:
+    try:
+        return (Path(index_dir) / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
 def _current_generation(index_dir: Path) -> Path | None:
     current = Path(index_dir) / CURRENT_FILE
     if not current.is_file():
@@ -168,7 +176,8 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
         if not path.is_file():
             raise IndexCorruptError(f"catalog missing: {path}; {REBUILD_HINT}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        # check_same_thread=False: a loaded DocumentIndex serves several threads (its own lock serialises use).
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     else:
         conn = sqlite3.connect(path)
         conn.executescript(SCHEMA)
@@ -228,7 +237,10 @@ class DocumentIndex:
     """A loaded, read-only index generation: vectors, BM25, chunks and documents in memory."""
 
     def __init__(self, index_dir: Path, gen: Path, manifest: dict, store: VectorStore,
-                 chunks: dict[int, Chunk], documents: dict[str, DocumentInfo]):
+                 chunks: dict[int, Chunk], documents: dict[str, DocumentInfo],
+                 catalog: sqlite3.Connection | None = None):
+        self._catalog = catalog
+        self._catalog_lock = threading.Lock()
         self.index_dir = index_dir
         self.generation = gen.name
         self.manifest = manifest
@@ -244,19 +256,16 @@ class DocumentIndex:
         then the error is not corruption, so we retry with the new CURRENT."""
         index_dir = Path(index_dir)
         for attempt in range(5):
-            gen = _current_generation(index_dir)
-            if gen is None:
-                raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
+            before = _current_name(index_dir)
             try:
+                gen = _current_generation(index_dir)
+                if gen is None:
+                    raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
                 return cls._open_generation(index_dir, gen)
             except IndexCorruptError:
-                try:
-                    swapped = _current_generation(index_dir) != gen
-                except IndexCorruptError:
-                    swapped = False
-                if not swapped or attempt == 4:
+                if attempt == 4 or _current_name(index_dir) == before:
                     raise
-                log.info("generation %s was replaced while loading it; loading the new one", gen.name)
+                log.info("generation %s was replaced while loading it; loading the new one", before)
         raise AssertionError("unreachable")  # pragma: no cover
 
     @classmethod
@@ -276,15 +285,17 @@ class DocumentIndex:
                 for row in conn.execute("SELECT doc_id, title, source_path, root, content_hash FROM documents")
             }
         except sqlite3.DatabaseError as exc:
-            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc}); {REBUILD_HINT}") from None
-        finally:
             conn.close()
+            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc}); {REBUILD_HINT}") from None
         if len(store) != len(chunks):
+            conn.close()
             raise IndexCorruptError(
                 f"index at {index_dir} is inconsistent: {len(store)} vectors but {len(chunks)} chunks; "
                 f"{REBUILD_HINT}"
             )
-        return cls(index_dir, gen, manifest, store, chunks, documents)
+        # The catalog stays open: once a writer publishes a newer generation it deletes this folder, and the
+        # open file keeps document_text() working on the snapshot this index was loaded from.
+        return cls(index_dir, gen, manifest, store, chunks, documents, catalog=conn)
 
     def check_embedder(self, embedder: Embedder) -> None:
         built = self.manifest.get("embedder")
@@ -295,12 +306,15 @@ class DocumentIndex:
             )
 
     def document_text(self, doc_id: str) -> str:
-        gen = self.index_dir / self.generation
-        conn = _connect(gen / CATALOG_FILE, readonly=True)
-        try:
-            row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        finally:
-            conn.close()
+        if self._catalog is not None:
+            with self._catalog_lock:
+                row = self._catalog.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        else:
+            conn = _connect(self.index_dir / self.generation / CATALOG_FILE, readonly=True)
+            try:
+                row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            finally:
+                conn.close()
         if row is None:
             raise KeyError(doc_id)
         return row[0]

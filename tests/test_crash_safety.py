@@ -250,6 +250,22 @@ def test_readers_never_see_a_broken_index_while_a_writer_swaps_generations(tmp_p
     assert len(generations) >= 3
 
 
+def test_a_loaded_index_keeps_serving_documents_after_its_generation_is_deleted(tmp_path, embedder):
+    """A long-running reader (the UI) holds an index while a writer publishes twice and deletes the reader's
+    generation folder: the reader still serves its snapshot, and reopening gives the new one."""
+    docs, idx = tmp_path / "docs", tmp_path / "idx"
+    write_docs(docs, range(0, 3))
+    indexer = Indexer(idx, embedder, SentenceChunker(), progress=False)
+    indexer.index_paths([docs])
+    reader = DocumentIndex.open(idx)
+    for version in (1, 2):
+        write_docs(docs, range(0, 3), version=version)
+        indexer.index_paths([docs])
+    assert not (idx / reader.generation).exists()
+    assert "keeps 100 varieties" in reader.document_text("depot-000.md")
+    assert "keeps 102 varieties" in DocumentIndex.open(idx).document_text("depot-000.md")
+
+
 # -- damaged and foreign indexes ----------------------------------------------------------------------------
 
 
