@@ -173,7 +173,26 @@ class RagPipeline:
         return _Prepared(question, standalone, hits[: self.settings.top_k], context, reason, timings)
 
     def _messages(self, prep: _Prepared) -> list[ChatMessage]:
-        return answer_messages(prep.standalone or prep.question, prep.context, self.settings.max_passage_chars)
+        """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
+        are clipped (for the model only) until prompt + answer fit, because token-dense text such as a pasted
+        blob can take one token per character or two."""
+        question = prep.standalone or prep.question
+        limit = self.settings.max_passage_chars
+        messages = answer_messages(question, prep.context, limit)
+        count = getattr(self.generator, "count_tokens", None)
+        if count is None:
+            return messages
+        budget = self.settings.n_ctx - self.settings.max_new_tokens - 64  # 64: chat template and margin
+        while True:
+            used = sum(count(m.content) for m in messages)
+            if used <= budget:
+                return messages
+            if limit <= 100:
+                raise ValueError(f"the question does not fit the model's context window ({used} prompt tokens, "
+                                 f"{budget} available with n_ctx {self.settings.n_ctx}); ask something shorter")
+            limit //= 2
+            log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
+            messages = answer_messages(question, prep.context, limit)
 
     def _params(self) -> GenerationParams:
         s = self.settings

@@ -20,7 +20,16 @@ import pytest
 
 from rag.chunker import SentenceChunker
 from rag.cli import EXIT_ERROR, EXIT_OK, main
-from rag.index import CATALOG_FILE, CURRENT_FILE, MANIFEST_FILE, DocumentIndex, Indexer, IndexLockedError, index_lock
+from rag.index import (
+    CATALOG_FILE,
+    CURRENT_FILE,
+    MANIFEST_FILE,
+    DocumentIndex,
+    Indexer,
+    IndexLockedError,
+    IndexMissingError,
+    index_lock,
+)
 from rag.retriever import HybridRetriever
 from tests.conftest import ROOT
 
@@ -88,7 +97,7 @@ def test_sigkill_during_indexing_never_loses_the_previous_index(tmp_path, embedd
     Indexer(idx, embedder, SentenceChunker(), progress=False).index_paths([docs])
     env = {**os.environ, "RAG_INDEX_DIR": str(idx)}
     expected = {p.name: p.read_text() for p in docs.iterdir()}  # what the live index holds
-    outcomes = {"previous": 0, "next": 0}
+    outcomes = {"previous": 0, "next": 0, "partial generation left behind": 0}
     next_id = 30
     for trial in range(KILL_TRIALS):
         # Pending work for this run: five new documents, one changed, one deleted.
@@ -117,6 +126,8 @@ def test_sigkill_during_indexing_never_loses_the_previous_index(tmp_path, embedd
         check_consistent(index)
         held = {d: index.document_text(d) for d in index.documents}
         state = "next" if index.generation != live else "previous"
+        outcomes["partial generation left behind"] += any(
+            p.name.startswith("gen-") and p.name not in {live, index.generation} for p in idx.iterdir())
         reference = wanted if state == "next" else expected
         assert set(held) == set(reference), f"trial {trial}: a partial index was published"
         for name, raw in reference.items():
@@ -150,7 +161,28 @@ def test_sigkill_during_indexing_never_loses_the_previous_index(tmp_path, embedd
     assert sorted((c.doc_id, c.text) for c in index.chunks.values()) == \
         sorted((c.doc_id, c.text) for c in fresh.chunks.values())
     print(f"kill trials: {KILL_TRIALS}, outcomes {outcomes}")  # recorded in docs/reliability.md
-    assert sum(outcomes.values()) == KILL_TRIALS
+    assert outcomes["previous"] + outcomes["next"] == KILL_TRIALS
+
+
+def test_sigkill_during_the_first_index_leaves_no_half_index(tmp_path, embedder):
+    docs, idx = tmp_path / "docs", tmp_path / "idx"
+    write_docs(docs, range(0, 40))
+    idx.mkdir()
+    proc = subprocess.Popen(index_cmd(docs), env={**os.environ, "RAG_INDEX_DIR": str(idx)}, cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and not new_generation_started(idx, ""):
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert not (idx / CURRENT_FILE).exists()
+    with pytest.raises(IndexMissingError, match="no index at .*; create one with: rag index PATH"):
+        DocumentIndex.open(idx)
+    Indexer(idx, embedder, SentenceChunker(), progress=False).index_paths([docs])
+    index = DocumentIndex.open(idx)
+    check_consistent(index)
+    assert len(index.documents) == 40 and index.generation == "gen-000002"
+    assert [p.name for p in idx.iterdir() if p.name.startswith("gen-")] == ["gen-000002"]
 
 
 @pytest.mark.slow

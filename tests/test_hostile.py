@@ -160,15 +160,23 @@ def test_source_never_unpickles_or_evaluates():
 
 
 @pytest.mark.slow
-def test_giant_unbroken_token_does_not_overflow_the_model_context(hostile_pipeline, qwen_generator, tmp_path):
-    """A document with a 60,000-character 'word' (a pasted blob) and a real fact: a question that retrieves it is
-    answered or abstains; it must not fail because the passage overflows the model's context window."""
+def test_giant_unbroken_tokens_do_not_overflow_the_model_context(hostile_pipeline, qwen_generator, tmp_path):
+    """Four documents, each a fact and a 60,000-character 'word' (a pasted blob; ~50,000 tokens for Qwen) that
+    the chunker cannot split: a question that retrieves all four is answered or abstains instead of failing
+    with a context-window error."""
     docs = tmp_path / "docs"
     docs.mkdir()
-    blob = "QmxvYi" * 10_000
-    (docs / "blob.txt").write_text(f"The Quarry Lane seed bank was founded in 1987. Attachment: {blob}\n")
+    for n, year in enumerate((1987, 1990, 1993, 1996)):
+        blob = f"QmxvYi{n}" * 8_600
+        (docs / f"blob{n}.txt").write_text(f"The Quarry Lane seed bank number {n} was founded in {year}. "
+                                           f"Attachment: {blob}\n")
     pipeline = RagPipeline(hostile_pipeline.settings.replace(index_dir=tmp_path / "idx"),
                            embedder=hostile_pipeline.embedder, generator=qwen_generator, progress=False)
     pipeline.index_paths([docs])
-    answer = pipeline.ask("When was the Quarry Lane seed bank founded? Attachment QmxvYi")
+    prep = pipeline._prepare("When was the Quarry Lane seed bank number 0 founded?", ())
+    assert len(prep.context) == 4 and all(len(h.chunk.text) > 60_000 for h in prep.context)
+    messages = pipeline._messages(prep)
+    used = sum(qwen_generator.count_tokens(m.content) for m in messages)
+    assert used <= pipeline.settings.n_ctx - pipeline.settings.max_new_tokens
+    answer = pipeline.ask("When was the Quarry Lane seed bank number 0 founded?")
     assert answer.abstained or "1987" in answer.text
