@@ -179,4 +179,5 @@ def test_giant_unbroken_tokens_do_not_overflow_the_model_context(hostile_pipelin
     used = sum(qwen_generator.count_tokens(m.content) for m in messages)
     assert used <= pipeline.settings.n_ctx - pipeline.settings.max_new_tokens
     answer = pipeline.ask("When was the Quarry Lane seed bank number 0 founded?")
+    print("blob prompt tokens:", used, "answer:", answer.abstained, repr(answer.text))  # docs/reliability.md
     assert answer.abstained or "1987" in answer.text
