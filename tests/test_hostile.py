@@ -170,7 +170,9 @@ def test_giant_unbroken_tokens_do_not_overflow_the_model_context(hostile_pipelin
         blob = f"QmxvYi{n}" * 8_600
         (docs / f"blob{n}.txt").write_text(f"The Quarry Lane seed bank number {n} was founded in {year}. "
                                            f"Attachment: {blob}\n")
-    pipeline = RagPipeline(hostile_pipeline.settings.replace(index_dir=tmp_path / "idx"),
+    # A 2,048-token budget (the model itself has 4,096) exercises the same fitting with half the prompt to
+    # evaluate, which keeps this test's CPU time down.
+    pipeline = RagPipeline(hostile_pipeline.settings.replace(index_dir=tmp_path / "idx", n_ctx=2048),
                            embedder=hostile_pipeline.embedder, generator=qwen_generator, progress=False)
     pipeline.index_paths([docs])
     prep = pipeline._prepare("When was the Quarry Lane seed bank number 0 founded?", ())
