@@ -233,7 +233,7 @@ def test_empty_folder_missing_path_and_unsupported_file(tmp_path, capsys):
     assert reasons == {"nope": "no such file or folder", "notes.rtf": "unsupported file type '.rtf'"}
 
 
-def test_text_limit_catches_what_the_file_size_does_not(tmp_path, capsys):
+def test_text_limit_catches_what_the_file_size_does_not(tmp_path, capsys, monkeypatch):
     """A small file that expands to a lot of text (here a DOCX, zip-compressed) meets max_file_mb but not
     max_text_chars; both limits are settings (RAG_MAX_TEXT_CHARS here)."""
     docs = tmp_path / "docs"
@@ -243,11 +243,8 @@ def test_text_limit_catches_what_the_file_size_does_not(tmp_path, capsys):
     assert (docs / "expands.docx").stat().st_size < 50_000
     with pytest.raises(LoadError, match="document text is too large: 349,999 characters, over the 100,000 limit"):
         load_document(docs / "expands.docx", limits=LoadLimits(max_text_chars=100_000))
-    os.environ["RAG_MAX_TEXT_CHARS"] = "100000"
-    try:
-        code = main(["index", str(docs), "--index", str(tmp_path / "idx"), "--json", "--quiet"])
-    finally:
-        del os.environ["RAG_MAX_TEXT_CHARS"]
+    monkeypatch.setenv("RAG_MAX_TEXT_CHARS", "100000")
+    code = main(["index", str(docs), "--index", str(tmp_path / "idx"), "--json", "--quiet"])
     report = json.loads(capsys.readouterr().out)
     assert code == EXIT_SKIPPED and report["added"] == ["small.txt"]
     assert "setting max_text_chars" in _reasons(report["skipped"])["expands.docx"]
