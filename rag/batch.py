@@ -15,13 +15,13 @@ from typing import Any
 
 from rag.pipeline import RagPipeline
 from rag.progress import progress_bar
+from rag.settings import Settings
 
 log = logging.getLogger(__name__)
 
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".jsonl", ".csv")
 CSV_COLUMNS = ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error"]
-MAX_QUESTION_CHARS = 4000
 
 
 class BatchError(ValueError):
@@ -45,7 +45,7 @@ class BatchSummary:
     abstained: int = 0
 
 
-def read_questions(path: Path) -> list[BatchItem]:
+def read_questions(path: Path, max_question_chars: int = Settings.max_question_chars) -> list[BatchItem]:
     path = Path(path)
     ext = path.suffix.lower()
     if ext not in INPUT_FORMATS:
@@ -63,17 +63,18 @@ def read_questions(path: Path) -> list[BatchItem]:
         items = list(_read_csv(raw, path))
     else:
         items = list(_read_jsonl(raw))
-    return _dedupe(items)
+    return _dedupe([_check(item, max_question_chars) for item in items])
 
 
-def _check(item: BatchItem) -> BatchItem:
+def _check(item: BatchItem, max_chars: int) -> BatchItem:
     if item.error:
         return item
     if not item.question.strip():
         return BatchItem(item.id, item.question, item.extra, "the question is empty")
-    if len(item.question) > MAX_QUESTION_CHARS:
+    if len(item.question) > max_chars:
         return BatchItem(item.id, item.question[:200], item.extra,
-                         f"the question is {len(item.question)} characters, over the {MAX_QUESTION_CHARS} limit")
+                         f"the question is {len(item.question)} characters, over the {max_chars} limit "
+                         "(setting max_question_chars)")
     return item
 
 
@@ -84,7 +85,7 @@ def _read_csv(raw: str, path: Path) -> Iterator[BatchItem]:
     for n, row in enumerate(reader, start=2):
         ident = (row.get("id") or "").strip() or f"row{n}"
         extra = {k: v for k, v in row.items() if k not in ("id", "question") and k is not None}
-        yield _check(BatchItem(ident, (row.get("question") or "").strip(), extra))
+        yield BatchItem(ident, (row.get("question") or "").strip(), extra)
 
 
 def _read_jsonl(raw: str) -> Iterator[BatchItem]:
@@ -105,7 +106,7 @@ def _read_jsonl(raw: str) -> Iterator[BatchItem]:
         if not isinstance(question, str):
             yield BatchItem(ident, "", extra, f"line {n} has no 'question' string")
             continue
-        yield _check(BatchItem(ident, question.strip(), extra))
+        yield BatchItem(ident, question.strip(), extra)
 
 
 def _dedupe(items: list[BatchItem]) -> list[BatchItem]:
@@ -208,7 +209,7 @@ def run_batch(pipeline: RagPipeline, in_path: Path, out_path: Path, *, resume: b
     out_path = Path(out_path)
     if out_path.suffix.lower() not in OUTPUT_FORMATS:
         raise BatchError(f"{out_path}: output must be .jsonl or .csv")
-    items = read_questions(in_path)
+    items = read_questions(in_path, pipeline.settings.max_question_chars)
     summary = BatchSummary(total=len(items))
     done = existing_ids(out_path) if resume else set()
     todo = [i for i in items if i.id not in done]

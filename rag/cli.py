@@ -151,9 +151,10 @@ def cmd_index(pipeline: RagPipeline, args: argparse.Namespace) -> int:
             console.print(f"[yellow]Rebuilt: {escape(report.rebuilt_reason)}[/]")
         console.print(f"Indexed into {pipeline.settings.index_dir}: {len(report.added)} added, "
                       f"{len(report.updated)} updated, {len(report.unchanged)} unchanged, {len(report.removed)} "
-                      f"removed, {report.chunks_embedded} chunks embedded in {report.seconds:.1f}s.")
+                      f"removed, {len(report.skipped)} skipped, {report.chunks_embedded} chunks embedded in "
+                      f"{report.seconds:.1f}s.")
         for s in report.skipped:
-            console.print(f"[red]skipped[/] {escape(s.path)}: {escape(s.reason)}")
+            console.print(f"[red]skipped[/] {escape(s.path)}: {escape(s.reason)}", highlight=False, soft_wrap=True)
     return EXIT_SKIPPED if report.skipped else EXIT_OK
 
 
@@ -330,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
         return COMMANDS[args.command](pipeline, args)
     except USER_ERRORS as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        err_console.print(f"[bold red]error:[/] {escape(str(message))}")
+        # soft_wrap: one line even when stderr is a pipe or a log file (rich would wrap at 80 columns).
+        err_console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True, highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err_console.print("interrupted")

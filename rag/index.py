@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import hashlib
 import json
 import logging
 import os
 import shutil
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -32,7 +34,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
 from rag.chunker import SentenceChunker
-from rag.loaders import LoadError, SkippedFile, discover_files, load_document
+from rag.loaders import LoadError, LoadLimits, SkippedFile, discover_files, load_document
 from rag.progress import progress_bar
 from rag.stores.base import StoreError, VectorStore
 from rag.stores.faiss_store import FaissStore
@@ -44,6 +46,8 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 CATALOG_FILE = "catalog.sqlite"
+# Every corrupt-index message ends with the fix.
+REBUILD_HINT = "rebuild it with: rag index --rebuild PATH... (the folders you indexed)"
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS documents (
@@ -131,6 +135,13 @@ def index_exists(index_dir: Path) -> bool:
     return (Path(index_dir) / CURRENT_FILE).is_file()
 
 
+def _current_name(index_dir: Path) -> str | None:
+    try:
+        return (Path(index_dir) / CURRENT_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+
+
 def _current_generation(index_dir: Path) -> Path | None:
     current = Path(index_dir) / CURRENT_FILE
     if not current.is_file():
@@ -138,7 +149,7 @@ def _current_generation(index_dir: Path) -> Path | None:
     name = current.read_text(encoding="utf-8").strip()
     gen = Path(index_dir) / name
     if not name.startswith("gen-") or not gen.is_dir():
-        raise IndexCorruptError(f"{current} points at {name!r}, which is not a generation folder")
+        raise IndexCorruptError(f"{current} points at {name!r}, which is not a generation folder; {REBUILD_HINT}")
     return gen
 
 
@@ -147,14 +158,16 @@ def _read_manifest(gen: Path) -> dict:
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise IndexCorruptError(f"manifest missing: {path}") from None
+        raise IndexCorruptError(f"manifest missing: {path}; {REBUILD_HINT}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise IndexCorruptError(f"manifest {path} is truncated or not JSON ({exc})") from None
+        raise IndexCorruptError(f"manifest {path} is truncated or not JSON ({exc}); {REBUILD_HINT}") from None
+    if not isinstance(manifest, dict):
+        raise IndexCorruptError(f"manifest {path} is not a JSON object; {REBUILD_HINT}")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise IndexCorruptError(
             f"index at {gen.parent} has format version {version!r}; this version of the tool reads "
-            f"{FORMAT_VERSION}. Rebuild it with: rag index --rebuild"
+            f"{FORMAT_VERSION}; {REBUILD_HINT}"
         )
     return manifest
 
@@ -162,8 +175,9 @@ def _read_manifest(gen: Path) -> dict:
 def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     if readonly:
         if not path.is_file():
-            raise IndexCorruptError(f"catalog missing: {path}")
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+            raise IndexCorruptError(f"catalog missing: {path}; {REBUILD_HINT}")
+        # check_same_thread=False: a loaded DocumentIndex serves several threads (its own lock serialises use).
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
     else:
         conn = sqlite3.connect(path)
         conn.executescript(SCHEMA)
@@ -171,25 +185,62 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn.execute("SELECT count(*) FROM chunks").fetchone()
     except sqlite3.DatabaseError as exc:
         conn.close()
-        raise IndexCorruptError(f"catalog {path} is truncated or not SQLite ({exc})") from None
+        raise IndexCorruptError(f"catalog {path} is truncated or not SQLite ({exc}); {REBUILD_HINT}") from None
     return conn
 
 
+def _file_digest(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _describe_files(gen: Path) -> dict[str, dict[str, object]]:
+    """Size and sha256 of every data file of a generation, recorded in its manifest."""
+    return {f.name: {"bytes": f.stat().st_size, "sha256": _file_digest(f)}
+            for f in sorted(gen.iterdir()) if f.is_file() and f.name != MANIFEST_FILE}
+
+
+def _verify_files(manifest: dict, gen: Path) -> None:
+    """Check the data files against the sizes and checksums in the manifest before any parser sees them, so
+    a truncated or damaged file is a clear error rather than a crash or garbage deep inside FAISS or SQLite.
+    Manifests written before checksums were recorded have no "files" entry and are not checked."""
+    for name, expected in (manifest.get("files") or {}).items():
+        path = gen / name
+        if not path.is_file():
+            raise IndexCorruptError(f"index file missing: {path}; {REBUILD_HINT}")
+        size = path.stat().st_size
+        if size != expected.get("bytes"):
+            raise IndexCorruptError(f"index file {path} is truncated or damaged ({size} bytes, the manifest "
+                                    f"says {expected.get('bytes')}); {REBUILD_HINT}")
+        if _file_digest(path) != expected.get("sha256"):
+            raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {REBUILD_HINT}")
+
+
 def _load_store(manifest: dict, gen: Path) -> VectorStore:
-    kind = manifest["store"]["kind"]
-    if kind != "faiss":
-        raise IndexCorruptError(f"unknown vector store kind {kind!r} in {gen / MANIFEST_FILE}")
     try:
-        return FaissStore.load(gen, int(manifest["dimension"]))
+        kind = manifest["store"]["kind"]
+        dimension = int(manifest["dimension"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise IndexCorruptError(f"manifest {gen / MANIFEST_FILE} lacks {exc}; {REBUILD_HINT}") from None
+    if kind != "faiss":
+        raise IndexCorruptError(f"unknown vector store kind {kind!r} in {gen / MANIFEST_FILE}; {REBUILD_HINT}")
+    try:
+        return FaissStore.load(gen, dimension)
     except StoreError as exc:
-        raise IndexCorruptError(str(exc)) from None
+        raise IndexCorruptError(f"{exc}; {REBUILD_HINT}") from None
 
 
 class DocumentIndex:
     """A loaded, read-only index generation: vectors, BM25, chunks and documents in memory."""
 
     def __init__(self, index_dir: Path, gen: Path, manifest: dict, store: VectorStore,
-                 chunks: dict[int, Chunk], documents: dict[str, DocumentInfo]):
+                 chunks: dict[int, Chunk], documents: dict[str, DocumentInfo],
+                 catalog: sqlite3.Connection | None = None):
+        self._catalog = catalog
+        self._catalog_lock = threading.Lock()
         self.index_dir = index_dir
         self.generation = gen.name
         self.manifest = manifest
@@ -201,11 +252,26 @@ class DocumentIndex:
 
     @classmethod
     def open(cls, index_dir: Path) -> DocumentIndex:
+        """Load the live generation. A writer may publish a new one and delete the old one while we read it;
+        then the error is not corruption, so we retry with the new CURRENT."""
         index_dir = Path(index_dir)
-        gen = _current_generation(index_dir)
-        if gen is None:
-            raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
+        for attempt in range(5):
+            before = _current_name(index_dir)
+            try:
+                gen = _current_generation(index_dir)
+                if gen is None:
+                    raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
+                return cls._open_generation(index_dir, gen)
+            except IndexCorruptError:
+                if attempt == 4 or _current_name(index_dir) == before:
+                    raise
+                log.info("generation %s was replaced while loading it; loading the new one", before)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    @classmethod
+    def _open_generation(cls, index_dir: Path, gen: Path) -> DocumentIndex:
         manifest = _read_manifest(gen)
+        _verify_files(manifest, gen)
         store = _load_store(manifest, gen)
         conn = _connect(gen / CATALOG_FILE, readonly=True)
         try:
@@ -219,15 +285,17 @@ class DocumentIndex:
                 for row in conn.execute("SELECT doc_id, title, source_path, root, content_hash FROM documents")
             }
         except sqlite3.DatabaseError as exc:
-            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc})") from None
-        finally:
             conn.close()
+            raise IndexCorruptError(f"catalog in {gen} is damaged ({exc}); {REBUILD_HINT}") from None
         if len(store) != len(chunks):
+            conn.close()
             raise IndexCorruptError(
                 f"index at {index_dir} is inconsistent: {len(store)} vectors but {len(chunks)} chunks; "
-                "rebuild it with: rag index --rebuild"
+                f"{REBUILD_HINT}"
             )
-        return cls(index_dir, gen, manifest, store, chunks, documents)
+        # The catalog stays open: once a writer publishes a newer generation it deletes this folder, and the
+        # open file keeps document_text() working on the snapshot this index was loaded from.
+        return cls(index_dir, gen, manifest, store, chunks, documents, catalog=conn)
 
     def check_embedder(self, embedder: Embedder) -> None:
         built = self.manifest.get("embedder")
@@ -238,12 +306,15 @@ class DocumentIndex:
             )
 
     def document_text(self, doc_id: str) -> str:
-        gen = self.index_dir / self.generation
-        conn = _connect(gen / CATALOG_FILE, readonly=True)
-        try:
-            row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-        finally:
-            conn.close()
+        if self._catalog is not None:
+            with self._catalog_lock:
+                row = self._catalog.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        else:
+            conn = _connect(self.index_dir / self.generation / CATALOG_FILE, readonly=True)
+            try:
+                row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+            finally:
+                conn.close()
         if row is None:
             raise KeyError(doc_id)
         return row[0]
@@ -279,11 +350,13 @@ class Indexer:
     """Incremental writer: adds new and changed documents, removes deleted ones, never re-embeds
     unchanged ones, and publishes a new generation atomically."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True):
+    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True,
+                 limits: LoadLimits | None = None):
         self.index_dir = Path(index_dir)
         self.embedder = embedder
         self.chunker = chunker
         self.progress = progress
+        self.limits = limits or LoadLimits()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -306,9 +379,9 @@ class Indexer:
             root = self._root_of(file, paths)
             seen_in_roots.add((root, doc_id))
             try:
-                loaded.append((load_document(file, doc_id), root))
+                loaded.append((load_document(file, doc_id, self.limits), root))
             except LoadError as exc:
-                report.skipped.append(SkippedFile(str(file), exc.reason))
+                report.skipped.append(SkippedFile(exc.path, exc.reason))
                 log.warning("skipped %s", exc)
         return self._apply(loaded, roots, seen_in_roots, report, rebuild=rebuild)
 
@@ -336,8 +409,20 @@ class Indexer:
                report: IndexReport, *, rebuild: bool, remove_ids: set[str] | None = None) -> IndexReport:
         started = time.perf_counter()
         with index_lock(self.index_dir):
-            old_gen = _current_generation(self.index_dir)
-            old_manifest = _read_manifest(old_gen) if old_gen else None
+            try:
+                old_gen = _current_generation(self.index_dir)
+                old_manifest = _read_manifest(old_gen) if old_gen else None
+                if old_gen is not None and old_manifest is not None:
+                    _verify_files(old_manifest, old_gen)
+                    _connect(old_gen / CATALOG_FILE, readonly=True).close()
+            except IndexCorruptError as exc:
+                if not rebuild:
+                    raise
+                # The documented fix for a damaged index: start a new one from the files given now.
+                log.warning("previous index unreadable, starting a new one: %s", exc)
+                old_gen, old_manifest = None, None
+                report.rebuilt_reason = (f"the previous index could not be read ({exc}); built a new one from "
+                                         "the files given")
             chunker_settings = self.chunker.settings()
             if old_manifest and not rebuild:
                 if old_manifest.get("embedder") != self.embedder.fingerprint:
@@ -468,6 +553,9 @@ class Indexer:
             conn.close()
 
         store_info = store.save(new_gen)
+        for file in new_gen.iterdir():
+            with open(file, "rb") as fh:
+                os.fsync(fh.fileno())
         manifest = {
             "format_version": FORMAT_VERSION,
             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -478,13 +566,13 @@ class Indexer:
             "documents": documents,
             "chunks": chunk_count,
             "next_chunk_id": next_id,
+            "files": _describe_files(new_gen),
         }
         tmp = new_gen / (MANIFEST_FILE + ".tmp")
         tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
         os.replace(tmp, new_gen / MANIFEST_FILE)
-        for file in new_gen.iterdir():
-            with open(file, "rb") as fh:
-                os.fsync(fh.fileno())
         _fsync_dir(new_gen)
 
     def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 64) -> None:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import logging
 import os
+import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,15 +17,33 @@ from rag.types import Document
 log = logging.getLogger(__name__)
 
 SUPPORTED_EXTENSIONS = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
-MAX_FILE_BYTES = 200 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """Size limits a file must meet to be indexed (Settings.max_file_mb / max_text_chars; docs/decisions.md)."""
+
+    max_file_bytes: int = 20_000_000  # on disk, checked before reading
+    max_text_chars: int = 10_000_000  # extracted text, checked after parsing (also catches decompression bombs)
+
+
+def safe_str(value: object) -> str:
+    """``str(value)`` with undecodable file-name bytes (surrogate escapes) shown as U+FFFD, so names from any
+    file system can be printed, stored in SQLite and written as JSON."""
+    text = str(value)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class LoadError(Exception):
     """A file that cannot be turned into a document; the message says why, specifically."""
 
     def __init__(self, path: Path | str, reason: str):
-        super().__init__(f"{path}: {reason}")
-        self.path = str(path)
+        super().__init__(f"{safe_str(path)}: {reason}")
+        self.path = safe_str(path)
         self.reason = reason
 
 
@@ -108,9 +128,11 @@ def load_pdf(path: Path) -> tuple[str, str]:
         meta_title = ""
         if reader.metadata is not None and reader.metadata.title:
             meta_title = str(reader.metadata.title)
-    except LoadError:
+    except (LoadError, PermissionError, MemoryError, RecursionError):
         raise
     except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
+        raise LoadError(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from None
+    except Exception as exc:  # pypdf raises many other types (IndexError, AttributeError...) on damaged files
         raise LoadError(path, f"corrupt or unreadable PDF ({type(exc).__name__}: {exc})") from None
     text = normalize_text("\n\n".join(pages))
     if not text:
@@ -123,8 +145,12 @@ def load_docx(path: Path) -> tuple[str, str]:
 
     import docx
 
+    if not zipfile.is_zipfile(path):
+        raise LoadError(path, "not a valid DOCX file (it is not a zip archive; DOCX files are)")
     try:
         document = docx.Document(str(path))
+    except (PermissionError, MemoryError, RecursionError):
+        raise
     except (zipfile.BadZipFile, KeyError, ValueError) as exc:
         raise LoadError(path, f"not a valid DOCX file ({type(exc).__name__}: {exc})") from None
     except Exception as exc:  # python-docx raises its own PackageNotFoundError etc.
@@ -149,40 +175,77 @@ LOADERS: dict[str, Callable[[Path], tuple[str, str]]] = {
 }
 
 
-def load_document(path: Path, doc_id: str | None = None) -> Document:
+def _kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a folder"
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def load_document(path: Path, doc_id: str | None = None, limits: LoadLimits | None = None) -> Document:
     """Load one file. Raises LoadError with a specific reason for anything that cannot be used."""
     path = Path(path)
+    limits = limits or LoadLimits()
     ext = path.suffix.lower()
     loader = LOADERS.get(ext)
     if loader is None:
         raise LoadError(path, f"unsupported file type {ext or '(no extension)'!r}; "
                               f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
     try:
-        size = path.stat().st_size
+        st = path.stat()
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise LoadError(path, "symlink loop (the link points back to itself)") from None
+        if isinstance(exc, FileNotFoundError):
+            reason = "broken symlink" if path.is_symlink() else "file vanished before it could be read"
+            raise LoadError(path, reason) from None
+        raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(st.st_mode):
+        # Never open a FIFO or device: reading one can block forever.
+        raise LoadError(path, f"is {_kind(st.st_mode)}, not a regular file")
+    if st.st_size == 0:
+        raise LoadError(path, "file is empty")
+    if st.st_size > limits.max_file_bytes:
+        raise LoadError(path, f"file is too large: {st.st_size / 1e6:.1f} MB, over the "
+                              f"{limits.max_file_bytes / 1e6:g} MB limit (setting max_file_mb)")
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except PermissionError:
+        raise LoadError(path, "permission denied (the file is not readable by this user)") from None
     except OSError as exc:
         raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
-    if size == 0:
-        raise LoadError(path, "file is empty")
-    if size > MAX_FILE_BYTES:
-        raise LoadError(path, f"file is {size / 1e6:.0f} MB, over the {MAX_FILE_BYTES / 1e6:.0f} MB limit")
     try:
         title, text = loader(path)
     except LoadError:
         raise
     except PermissionError:
-        raise LoadError(path, "permission denied") from None
+        raise LoadError(path, "permission denied (the file is not readable by this user)") from None
     except OSError as exc:
         raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
     except RecursionError:
         raise LoadError(path, "document structure is too deeply nested to parse") from None
+    except MemoryError:
+        raise LoadError(path, "not enough memory to parse the file") from None
+    except Exception as exc:  # a parser bug on a hostile file must not stop the rest of the run
+        log.debug("parser failure on %s", safe_str(path), exc_info=True)
+        raise LoadError(path, f"cannot parse this {ext} file ({type(exc).__name__}: {exc})") from None
     if not text.strip():
         raise LoadError(path, "no text found in the file")
+    if len(text) > limits.max_text_chars:
+        raise LoadError(path, f"document text is too large: {len(text):,} characters, over the "
+                              f"{limits.max_text_chars:,} limit (setting max_text_chars)")
     content_hash = hashlib.sha256(text.encode("utf-8")).hexdigest()
     return Document(
-        doc_id=doc_id or path.name,
-        title=title or path.stem,
+        doc_id=safe_str(doc_id or path.name),
+        title=title or safe_str(path.stem),
         text=text,
-        source_path=str(path.resolve()),
+        source_path=safe_str(path.resolve()),
         content_hash=content_hash,
     )
 
@@ -196,13 +259,14 @@ def discover_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str] | Skipped
     for root in paths:
         root = Path(root)
         if not root.exists():
-            yield SkippedFile(str(root), "no such file or folder")
+            reason = "symlink loop or broken symlink" if root.is_symlink() else "no such file or folder"
+            yield SkippedFile(safe_str(root), reason)
             continue
-        if root.is_file():
+        if not root.is_dir():
             if root.suffix.lower() in LOADERS:
-                yield root, root.name
+                yield root, safe_str(root.name)
             else:
-                yield SkippedFile(str(root), f"unsupported file type {root.suffix.lower() or '(none)'!r}")
+                yield SkippedFile(safe_str(root), f"unsupported file type {root.suffix.lower() or '(none)'!r}")
             continue
         found = False
         for dirpath, dirnames, filenames in os.walk(root, followlinks=False, onerror=None):
@@ -212,12 +276,18 @@ def discover_files(paths: Iterable[Path]) -> Iterator[tuple[Path, str] | Skipped
                 if name.startswith("."):
                     continue
                 file = Path(dirpath) / name
-                rel = file.relative_to(root).as_posix()
+                rel = safe_str(file.relative_to(root).as_posix())
                 if file.suffix.lower() not in LOADERS:
-                    yield SkippedFile(str(file), f"unsupported file type {file.suffix.lower() or '(none)'!r}")
+                    yield SkippedFile(safe_str(file), f"unsupported file type {file.suffix.lower() or '(none)'!r}")
                     continue
                 if file.is_symlink() and not file.exists():
-                    yield SkippedFile(str(file), "broken symlink")
+                    try:
+                        file.stat()
+                        reason = "broken symlink"
+                    except OSError as exc:
+                        reason = ("symlink loop (the link points back to itself)" if exc.errno == errno.ELOOP
+                                  else "broken symlink")
+                    yield SkippedFile(safe_str(file), reason)
                     continue
                 found = True
                 yield file, rel

@@ -20,6 +20,7 @@ from rag.evidence import EvidenceSelector
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
 from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
+from rag.loaders import LoadLimits
 from rag.prompts import answer_messages, rewrite_messages
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
@@ -83,7 +84,9 @@ class RagPipeline:
 
     @property
     def indexer(self) -> Indexer:
-        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress)
+        limits = LoadLimits(max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
+                            max_text_chars=self.settings.max_text_chars)
+        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress, limits=limits)
 
     @property
     def index(self) -> DocumentIndex:
@@ -124,8 +127,19 @@ class RagPipeline:
 
     # -- querying -----------------------------------------------------------------------------------
 
+    def check_question(self, question: str) -> str:
+        """The question stripped, or ValueError with a message the user can act on."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        limit = self.settings.max_question_chars
+        if len(question) > limit:
+            raise ValueError(f"the question is {len(question):,} characters, over the {limit:,}-character limit "
+                             "(setting max_question_chars); ask something shorter")
+        return question
+
     def search(self, query: str, k: int | None = None) -> list[Hit]:
-        return self.retriever.search(query, k or self.settings.top_k)
+        return self.retriever.search(self.check_question(query), k or self.settings.top_k)
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
         """Turn a follow-up into a standalone question using the conversation so far."""
@@ -138,9 +152,7 @@ class RagPipeline:
 
     def _prepare(self, question: str, history: Sequence[tuple[str, str]]) -> _Prepared:
         timings: dict[str, float] = {}
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
+        question = self.check_question(question)
         standalone = None
         query = question
         if history:
@@ -169,7 +181,26 @@ class RagPipeline:
         return _Prepared(question, standalone, hits[: self.settings.top_k], context, reason, timings)
 
     def _messages(self, prep: _Prepared) -> list[ChatMessage]:
-        return answer_messages(prep.standalone or prep.question, prep.context, self.settings.answer_prompt)
+        """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
+        are clipped (for the model only) until prompt + answer fit, because token-dense text such as a pasted
+        blob can take one token per character or two."""
+        question = prep.standalone or prep.question
+        limit = self.settings.max_passage_chars
+        messages = answer_messages(question, prep.context, self.settings.answer_prompt, limit)
+        count = getattr(self.generator, "count_tokens", None)
+        if count is None:
+            return messages
+        budget = self.settings.n_ctx - self.settings.max_new_tokens - 64  # 64: chat template and margin
+        while True:
+            used = sum(count(m.content) for m in messages)
+            if used <= budget:
+                return messages
+            if limit <= 100:
+                raise ValueError(f"the question does not fit the model's context window ({used} prompt tokens, "
+                                 f"{budget} available with n_ctx {self.settings.n_ctx}); ask something shorter")
+            limit //= 2
+            log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
+            messages = answer_messages(question, prep.context, self.settings.answer_prompt, limit)
 
     def _params(self) -> GenerationParams:
         s = self.settings
@@ -204,8 +235,7 @@ class RagPipeline:
         timings = dict(prep.timings)
         raw = ""
         if prep.abstain_reason is None:
-            gen = self.generator.generate(self._messages(prep),
-                                          self._params())
+            gen = self.generator.generate(self._messages(prep), self._params())
             raw = gen.text
             timings["generate_s"] = gen.seconds
             timings["prompt_tokens"] = gen.prompt_tokens
@@ -228,8 +258,7 @@ class RagPipeline:
         parts: list[str] = []
         if prep.abstain_reason is None:
             gen_started = time.perf_counter()
-            for piece in self.generator.stream(self._messages(prep),
-                                               self._params()):
+            for piece in self.generator.stream(self._messages(prep), self._params()):
                 if not parts:
                     timings["first_token_s"] = time.perf_counter() - gen_started
                 parts.append(piece)

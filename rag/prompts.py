@@ -38,10 +38,18 @@ DECLINE_MARKERS = (
 )
 
 
-def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief") -> list[ChatMessage]:
+def _clip(text: str, limit: int | None) -> str:
+    return text if limit is None or len(text) <= limit else text[:limit] + " [...]"
+
+
+def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief",
+                    max_passage_chars: int | None = None) -> list[ChatMessage]:
+    """``max_passage_chars`` clips a passage for the model only (a pasted blob with no spaces makes one huge
+    'word' chunk that would overflow the context window); citations are still checked against the full text."""
     if style not in ANSWER_SYSTEMS:
         raise ValueError(f"unknown answer prompt {style!r}; choose one of {', '.join(ANSWER_SYSTEMS)}")
-    blocks = [f"[{n}] {hit.title}\n{hit.chunk.text}" for n, hit in enumerate(passages, start=1)]
+    blocks = [f"[{n}] {hit.title}\n{_clip(hit.chunk.text, max_passage_chars)}"
+              for n, hit in enumerate(passages, start=1)]
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
     return [ChatMessage("system", ANSWER_SYSTEMS[style]), ChatMessage("user", user)]
 

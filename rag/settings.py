@@ -46,6 +46,12 @@ class Settings:
     chunk_words: int = 120
     chunk_overlap_sentences: int = 1
 
+    # Input limits (docs/decisions.md, "Input size limits"): larger files are skipped with the reason.
+    max_file_mb: float = 20.0  # size on disk, checked before reading
+    max_text_chars: int = 10_000_000  # extracted text (~15k chunks, ~16 min to embed on 2 cores)
+    max_question_chars: int = 4000  # longer questions are refused with a clear message
+    max_passage_chars: int = 1500  # a passage is clipped to this in the prompt (normal 120-word chunks: <1000)
+
     # Retrieval.
     top_k: int = 5  # passages retrieved and shown
     context_k: int = 4  # passages given to the generator (or searched for evidence sentences)
@@ -165,3 +171,5 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"ui_port must be a TCP port (1-65535), not {s.ui_port}")
     if s.upload_max_mb <= 0:
         raise SettingsError("upload_max_mb must be positive")
+    if s.max_file_mb <= 0 or s.max_text_chars < 1 or s.max_question_chars < 1:
+        raise SettingsError("max_file_mb, max_text_chars and max_question_chars must be positive")
