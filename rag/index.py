@@ -32,10 +32,11 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
 from rag.chunker import SentenceChunker
-from rag.loaders import LoadError, SkippedFile, discover_files, load_document
+from rag.loaders import LoadError, SkippedFile, discover_files
+from rag.parallel import embed_texts, load_documents, make_executor
 from rag.progress import progress_bar
 from rag.stores.base import StoreError, VectorStore
-from rag.stores.faiss_store import FaissStore
+from rag.stores.factory import StoreConfig, create_store, load_store, release_generation
 from rag.types import Chunk, Document
 
 log = logging.getLogger(__name__)
@@ -175,14 +176,11 @@ def _connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
     return conn
 
 
-def _load_store(manifest: dict, gen: Path) -> VectorStore:
-    kind = manifest["store"]["kind"]
-    if kind != "faiss":
-        raise IndexCorruptError(f"unknown vector store kind {kind!r} in {gen / MANIFEST_FILE}")
+def _load_store(manifest: dict, gen: Path, config: StoreConfig | None = None) -> VectorStore:
     try:
-        return FaissStore.load(gen, int(manifest["dimension"]))
+        return load_store(manifest["store"], gen, int(manifest["dimension"]), config or StoreConfig())
     except StoreError as exc:
-        raise IndexCorruptError(str(exc)) from None
+        raise IndexCorruptError(f"{exc} (in {gen / MANIFEST_FILE})") from None
 
 
 class DocumentIndex:
@@ -200,13 +198,13 @@ class DocumentIndex:
         self.bm25 = BM25Index(ids, [chunks[i].text for i in ids])
 
     @classmethod
-    def open(cls, index_dir: Path) -> DocumentIndex:
+    def open(cls, index_dir: Path, store_config: StoreConfig | None = None) -> DocumentIndex:
         index_dir = Path(index_dir)
         gen = _current_generation(index_dir)
         if gen is None:
             raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
         manifest = _read_manifest(gen)
-        store = _load_store(manifest, gen)
+        store = _load_store(manifest, gen, store_config)
         conn = _connect(gen / CATALOG_FILE, readonly=True)
         try:
             chunks = {
@@ -279,11 +277,15 @@ class Indexer:
     """Incremental writer: adds new and changed documents, removes deleted ones, never re-embeds
     unchanged ones, and publishes a new generation atomically."""
 
-    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True):
+    def __init__(self, index_dir: Path, embedder: Embedder, chunker: SentenceChunker, *, progress: bool = True,
+                 store_config: StoreConfig | None = None, workers: int = 1, ray_address: str = ""):
         self.index_dir = Path(index_dir)
+        self.workers = workers
+        self.ray_address = ray_address
         self.embedder = embedder
         self.chunker = chunker
         self.progress = progress
+        self.store_config = store_config or StoreConfig()
 
     # -- public API -------------------------------------------------------------------------------
 
@@ -302,14 +304,20 @@ class Indexer:
                 not isinstance(f, SkippedFile) and _is_under(f[0], path) for f in found
             ):
                 report.skipped.append(SkippedFile(str(path), "folder holds no supported documents"))
-        for file, doc_id in progress_bar(files, "Reading documents", enabled=self.progress):
-            root = self._root_of(file, paths)
-            seen_in_roots.add((root, doc_id))
-            try:
-                loaded.append((load_document(file, doc_id), root))
-            except LoadError as exc:
-                report.skipped.append(SkippedFile(str(file), exc.reason))
-                log.warning("skipped %s", exc)
+        executor = make_executor(self.workers, self.ray_address)
+        try:
+            results = load_documents(files, executor)
+            for (file, doc_id), result in zip(progress_bar(files, "Reading documents", enabled=self.progress),
+                                              results, strict=True):
+                root = self._root_of(file, paths)
+                seen_in_roots.add((root, doc_id))
+                if isinstance(result, LoadError):
+                    report.skipped.append(SkippedFile(str(file), result.reason))
+                    log.warning("skipped %s", result)
+                else:
+                    loaded.append((result, root))
+        finally:
+            executor.close()
         return self._apply(loaded, roots, seen_in_roots, report, rebuild=rebuild)
 
     def add_documents(self, documents: Iterable[Document], root: str = "") -> IndexReport:
@@ -350,6 +358,11 @@ class Indexer:
                         f"chunker settings changed from {old_manifest.get('chunker')} to {chunker_settings}: "
                         "re-chunking and re-embedding every document"
                     )
+                elif old_manifest.get("store", {}).get("kind") != self.store_config.kind:
+                    report.rebuilt_reason = (
+                        f"vector store changed from {old_manifest.get('store', {}).get('kind')!r} to "
+                        f"{self.store_config.kind!r}: re-embedding every document"
+                    )
                 if report.rebuilt_reason:
                     log.warning("%s", report.rebuilt_reason)
                     rebuild = True
@@ -367,6 +380,7 @@ class Indexer:
                     self._publish(new_gen)
                     report.generation = new_gen.name
             except BaseException:
+                release_generation(new_gen, old_gen, self.store_config)
                 shutil.rmtree(new_gen, ignore_errors=True)
                 raise
             self._cleanup(keep=report.generation)
@@ -394,9 +408,9 @@ class Indexer:
                 for row in conn.execute("SELECT doc_id, content_hash, root FROM documents")
             }
             if old_gen is not None and not rebuild:
-                store: VectorStore = _load_store(old_manifest or {}, old_gen)
+                store: VectorStore = _load_store(old_manifest or {}, old_gen, self.store_config)
             else:
-                store = FaissStore(self.embedder.dimension)
+                store = create_store(self.store_config, self.embedder.dimension, self.index_dir)
             next_id = int((old_manifest or {}).get("next_chunk_id", 0))
 
             to_index: list[tuple[Document, str]] = []
@@ -490,10 +504,12 @@ class Indexer:
     def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 64) -> None:
         if not chunks:
             return
+        parts = [chunks[i : i + batch] for i in range(0, len(chunks), batch)]
         with progress_bar(total=len(chunks), description="Embedding chunks", enabled=self.progress) as bar:
-            for i in range(0, len(chunks), batch):
-                part = chunks[i : i + batch]
-                vectors = self.embedder.encode([c.text for c in part])
+            # On a Ray cluster the batches are embedded by the cluster's workers; here, torch already uses
+            # every core, so extra local processes would only compete for them (docs/decisions.md).
+            for part, vectors in zip(parts, embed_texts(self.embedder, [[c.text for c in p] for p in parts],
+                                                        self.ray_address), strict=True):
                 store.add(np.asarray([c.chunk_id for c in part], dtype=np.int64), vectors)
                 bar.update(len(part))
 
@@ -509,6 +525,7 @@ class Indexer:
     def _cleanup(self, keep: str | None) -> None:
         for child in self.index_dir.iterdir():
             if child.is_dir() and child.name.startswith("gen-") and child.name != keep:
+                release_generation(child, self.index_dir / keep if keep else None, self.store_config)
                 shutil.rmtree(child, ignore_errors=True)
 
 

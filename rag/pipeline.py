@@ -20,6 +20,7 @@ from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_e
 from rag.prompts import answer_messages, is_decline, rewrite_messages
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
+from rag.stores.factory import StoreConfig
 from rag.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,13 @@ class RagPipeline:
 
     @property
     def indexer(self) -> Indexer:
-        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress)
+        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress,
+                       store_config=self.store_config, workers=self.settings.ingest_workers,
+                       ray_address=self.settings.ray_address)
+
+    @property
+    def store_config(self) -> StoreConfig:
+        return StoreConfig.from_settings(self.settings)
 
     @property
     def index(self) -> DocumentIndex:
@@ -89,7 +96,7 @@ class RagPipeline:
             current = self.settings.index_dir / CURRENT_FILE
             live = current.read_text().strip() if current.is_file() else None
             if self._index is None or live != self._index_generation:
-                self._index = DocumentIndex.open(self.settings.index_dir)
+                self._index = DocumentIndex.open(self.settings.index_dir, self.store_config)
                 self._index_generation = self._index.generation
                 self._index.check_embedder(self.embedder)
             return self._index
