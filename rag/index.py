@@ -33,7 +33,7 @@ from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
 from rag.chunker import SentenceChunker
 from rag.loaders import LoadError, SkippedFile, discover_files
-from rag.parallel import embed_texts, load_documents, make_executor
+from rag.parallel import SerialExecutor, embed_texts, load_documents, make_executor
 from rag.progress import progress_bar
 from rag.stores.base import StoreError, VectorStore
 from rag.stores.factory import StoreConfig, create_store, load_store, release_generation
@@ -65,7 +65,16 @@ CREATE TABLE IF NOT EXISTS chunks (
     text TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE TABLE IF NOT EXISTS file_stats (
+    doc_id TEXT PRIMARY KEY,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    checked_ns INTEGER NOT NULL
+);
 """
+# A file whose size and mtime match what was recorded is not read again on re-index. Like git's racy check, a
+# file modified within this margin of when it was stat'ed is always re-read (mtime may not have ticked).
+RACY_MARGIN_NS = 2_000_000_000
 
 
 class IndexError_(RuntimeError):
@@ -282,6 +291,7 @@ class Indexer:
         self.index_dir = Path(index_dir)
         self.workers = workers
         self.ray_address = ray_address
+        self._file_stats: dict[str, tuple[int, int, int]] = {}  # doc_id -> (size, mtime_ns, checked_ns)
         self.embedder = embedder
         self.chunker = chunker
         self.progress = progress
@@ -304,7 +314,26 @@ class Indexer:
                 not isinstance(f, SkippedFile) and _is_under(f[0], path) for f in found
             ):
                 report.skipped.append(SkippedFile(str(path), "folder holds no supported documents"))
-        executor = make_executor(self.workers, self.ray_address)
+        known = {} if rebuild else self._known_file_stats()
+        self._file_stats = {}
+        to_load = []
+        for file, doc_id in files:
+            root = self._root_of(file, paths)
+            try:
+                st = file.stat()
+                stat = (st.st_size, st.st_mtime_ns, time.time_ns())
+            except OSError:
+                to_load.append((file, doc_id))
+                continue
+            old = known.get(doc_id)  # (root, size, mtime_ns, checked_ns)
+            if old and old[0] == root and old[1:3] == stat[:2] and old[2] < old[3] - RACY_MARGIN_NS:
+                seen_in_roots.add((root, doc_id))
+                report.unchanged.append(doc_id)
+                continue
+            self._file_stats[doc_id] = stat
+            to_load.append((file, doc_id))
+        files = to_load
+        executor = make_executor(self.workers, self.ray_address) if len(files) > 1 else SerialExecutor()
         try:
             results = load_documents(files, executor)
             for (file, doc_id), result in zip(progress_bar(files, "Reading documents", enabled=self.progress),
@@ -318,7 +347,10 @@ class Indexer:
                     loaded.append((result, root))
         finally:
             executor.close()
-        return self._apply(loaded, roots, seen_in_roots, report, rebuild=rebuild)
+        try:
+            return self._apply(loaded, roots, seen_in_roots, report, rebuild=rebuild)
+        finally:
+            self._file_stats = {}
 
     def add_documents(self, documents: Iterable[Document], root: str = "") -> IndexReport:
         """Index already-loaded documents (uploads, datasets); nothing is removed."""
@@ -332,6 +364,25 @@ class Indexer:
         return self._apply([], set(), set(), IndexReport(), rebuild=True)
 
     # -- internals --------------------------------------------------------------------------------
+
+    def _known_file_stats(self) -> dict[str, tuple[str, int, int, int]]:
+        """doc_id -> (root, size, mtime_ns, checked_ns) recorded by the live generation."""
+        try:
+            gen = _current_generation(self.index_dir)
+        except IndexCorruptError:
+            return {}
+        if gen is None or not (gen / CATALOG_FILE).is_file():
+            return {}
+        try:
+            conn = sqlite3.connect(f"file:{gen / CATALOG_FILE}?mode=ro", uri=True)
+            try:
+                rows = conn.execute("SELECT f.doc_id, d.root, f.size, f.mtime_ns, f.checked_ns FROM file_stats f "
+                                    "JOIN documents d ON d.doc_id = f.doc_id").fetchall()
+            finally:
+                conn.close()
+        except sqlite3.DatabaseError:
+            return {}  # an older catalog without the table, or a damaged one: read every file
+        return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
     @staticmethod
     def _root_of(file: Path, paths: list[Path]) -> str:
@@ -450,6 +501,7 @@ class Indexer:
                     to_index.append((Document(doc_id, row[0], row[4], row[1], row[3]), row[2]))
                 conn.execute("DELETE FROM chunks")
                 conn.execute("DELETE FROM documents")
+                conn.execute("DELETE FROM file_stats WHERE doc_id NOT IN (SELECT doc_id FROM documents)")
                 next_id = 0
             else:
                 for doc_id in sorted(replaced & set(existing)):
@@ -457,6 +509,7 @@ class Indexer:
                     store.remove(np.asarray(ids, dtype=np.int64))
                     conn.execute("DELETE FROM chunks WHERE doc_id = ?", (doc_id,))
                     conn.execute("DELETE FROM documents WHERE doc_id = ?", (doc_id,))
+                    conn.execute("DELETE FROM file_stats WHERE doc_id = ?", (doc_id,))
 
             new_chunks: list[Chunk] = []
             now = time.time()
@@ -472,6 +525,9 @@ class Indexer:
                     'INSERT INTO chunks (chunk_id, doc_id, ordinal, start, "end", text) VALUES (?, ?, ?, ?, ?, ?)',
                     [(c.chunk_id, c.doc_id, c.ordinal, c.start, c.end, c.text) for c in chunks],
                 )
+                stat = self._file_stats.get(doc.doc_id)
+                if stat is not None:
+                    conn.execute("INSERT OR REPLACE INTO file_stats VALUES (?, ?, ?, ?)", (doc.doc_id, *stat))
             self._embed_into(store, new_chunks)
             report.chunks_embedded = len(new_chunks)
             conn.commit()
