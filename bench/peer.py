@@ -6,7 +6,7 @@ Same machine, same corpus (Quoref, 2,942 passages), same embedder weights (the b
 ``FAISS.from_documents`` -> ``similarity_search``. This tool: ``Indexer.add_documents`` then
 ``DocumentIndex.open`` (which builds BM25), retrieval by the default hybrid retriever.
 Document-level recall@10 (top chunks de-duplicated by passage). Needs the ``bench`` extra.
-Usage: .venv/bin/python bench/peer.py [--queries 1000] [--order tool,peer]
+Usage: .venv/bin/python bench/peer.py [--queries 1000] [--passages N] [--order tool,peer]
 """
 
 from __future__ import annotations
@@ -94,9 +94,13 @@ def main() -> None:
     ap.add_argument("--chunk-size", type=int, default=1000)
     ap.add_argument("--overlap", type=int, default=200)
     ap.add_argument("--out", default="peer")
+    ap.add_argument("--passages", type=int, default=0, help="a fixed random sample of N passages (0 = all)")
     args = ap.parse_args()
     docs = load_corpus(args.dataset)
-    queries = [q for q in load_queries(args.dataset) if q.gold_docs]
+    if args.passages:
+        docs = random.Random(0).sample(docs, args.passages)
+    ids = {d.doc_id for d in docs}
+    queries = [q for q in load_queries(args.dataset) if q.gold_docs and set(q.gold_docs) <= ids]
     queries = random.Random(0).sample(queries, min(args.queries, len(queries)))
     workdir = Path(tempfile.mkdtemp(prefix="rag-peer-"))
     results: dict = {}
