@@ -153,11 +153,11 @@ def load_documents(files: Sequence[tuple[Path, str]], executor: Executor | None 
 _worker_embedder: Any = None
 
 
-def _init_embedder(name: str, batch_size: int, fingerprint: str) -> None:
+def _init_embedder(name: str, batch_size: int, fingerprint: str, backend: str = "onnx") -> None:
     global _worker_embedder
     from embeddings.encoder import SentenceTransformerEmbedder
 
-    embedder = SentenceTransformerEmbedder(name, batch_size)
+    embedder = SentenceTransformerEmbedder(name, batch_size, backend)
     if embedder.fingerprint != fingerprint:
         raise RuntimeError(f"this worker's embedder {embedder.fingerprint} differs from the indexer's {fingerprint}")
     _worker_embedder = embedder
@@ -175,7 +175,7 @@ def embed_texts(embedder: Any, batches: Sequence[list[str]], ray_address: str = 
         return
     executor = make_executor(0, ray_address, initializer=_init_embedder,
                              initargs=(getattr(embedder, "name", "bundled"), getattr(embedder, "batch_size", 32),
-                                       embedder.fingerprint))
+                                       embedder.fingerprint, getattr(embedder, "backend", "onnx")))
     try:
         yield from executor.map(_embed_batch, list(batches))
     finally:

@@ -65,7 +65,8 @@ class RagPipeline:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.settings.embedder, self.settings.embed_batch_size)
+                self._embedder = SentenceTransformerEmbedder(self.settings.embedder, self.settings.embed_batch_size,
+                                                             self.settings.embed_backend, self.settings.model_cache_dir)
             return self._embedder
 
     @property

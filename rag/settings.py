@@ -41,6 +41,7 @@ class Settings:
     # anything else is a local sentence-transformers folder.
     embedder: str = "bundled"
     embed_batch_size: int = 32
+    embed_backend: str = "onnx"  # onnx (ONNX Runtime, ~1.9x faster, same vectors) | torch; docs/decisions.md
 
     # Chunking (sizes in whitespace-separated words; see docs/decisions.md).
     chunk_words: int = 120
@@ -166,6 +167,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
     if s.top_k < 1 or s.context_k < 1:
         raise SettingsError("top_k and context_k must be at least 1")
+    if s.embed_backend not in {"onnx", "torch"}:
+        raise SettingsError(f"embed_backend must be onnx or torch, not {s.embed_backend!r}")
     if s.store not in {"faiss", "milvus"}:
         raise SettingsError(f"store must be faiss or milvus, not {s.store!r}")
     if s.faiss_index not in {"auto", "flat", "ivf"}:
