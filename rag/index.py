@@ -557,7 +557,9 @@ class Indexer:
                 os.fsync(fh.fileno())
         _fsync_dir(new_gen)
 
-    def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 64) -> None:
+    def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 512) -> None:
+        # Large groups let the encoder sort texts by length before batching, so batches pad less: one call of
+        # ~500 chunks embedded 1.12-1.26x faster than groups of 64 (docs/decisions.md).
         if not chunks:
             return
         parts = [chunks[i : i + batch] for i in range(0, len(chunks), batch)]
