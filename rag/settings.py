@@ -60,7 +60,7 @@ class Settings:
     store: str = "faiss"  # faiss | milvus
     faiss_index: str = "auto"  # auto | flat | ivf
     faiss_flat_max: int = 50_000
-    faiss_nprobe: int = 32
+    faiss_nprobe: int = 0  # 0 = an eighth of the IVF lists
     milvus_uri: str = ""
     milvus_token: str = ""
     milvus_index: str = "AUTOINDEX"
@@ -173,7 +173,7 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"store must be faiss or milvus, not {s.store!r}")
     if s.faiss_index not in {"auto", "flat", "ivf"}:
         raise SettingsError(f"faiss_index must be auto, flat or ivf, not {s.faiss_index!r}")
-    if s.faiss_nprobe < 1 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:
-        raise SettingsError("faiss_nprobe and the worker counts must be at least 1, faiss_flat_max at least 0")
+    if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:
+        raise SettingsError("the worker counts must be at least 1, faiss_nprobe and faiss_flat_max at least 0")
     if s.chunk_words < 20:
         raise SettingsError("chunk_words must be at least 20")

@@ -108,3 +108,10 @@ def test_milvus_store_through_the_indexer_keeps_generations_apart(tmp_path, corp
     assert report.rebuilt_reason and "vector store changed" in report.rebuilt_reason
     assert DocumentIndex.open(tmp_path / "index").manifest["store"]["kind"] == "faiss"
     assert client.list_collections() == []
+
+
+def test_default_probes_scale_with_the_lists():
+    policy = FaissPolicy()
+    assert [policy.probes_for(n) for n in (8, 32, 512, 4096)] == [8, 16, 64, 512]
+    assert FaissPolicy(nprobe=40).probes_for(4096) == 40 and FaissPolicy(nprobe=40).probes_for(16) == 16
+    assert policy.lists_for(100_000) == 1024 and policy.lists_for(1_000_000) == 4096
