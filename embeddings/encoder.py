@@ -6,6 +6,7 @@ import hashlib
 import logging
 import os
 import threading
+import warnings
 from pathlib import Path
 from typing import Protocol
 
@@ -49,12 +50,30 @@ class Embedder(Protocol):
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
 
 
+BACKENDS = ("onnx", "torch")
+
+
+def _default_cache_dir() -> Path:
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-seeds" / "models"
+
+
 class SentenceTransformerEmbedder:
-    def __init__(self, name: str = BUNDLED, batch_size: int = 32):
+    """``backend="onnx"`` (default) runs the same weights through ONNX Runtime: the transformer is exported once
+    into ``cache_dir`` and mean pooling + L2 normalisation are done in numpy. Its vectors match torch's to
+    float rounding and it embeds ~1.9x faster on the project's 2-core machine (docs/decisions.md); without
+    onnxruntime it falls back to torch."""
+
+    def __init__(self, name: str = BUNDLED, batch_size: int = 32, backend: str = "onnx",
+                 cache_dir: Path | None = None):
+        if backend not in BACKENDS:
+            raise EmbedderError(f"embedder backend must be one of {', '.join(BACKENDS)}, not {backend!r}")
         self.name = name
         self.path = resolve_model_path(name)
         self.batch_size = batch_size
+        self.backend = backend
+        self.cache_dir = Path(cache_dir) if cache_dir else _default_cache_dir()
         self._model = None
+        self._onnx = None
         self._lock = threading.Lock()
 
     @property
@@ -88,9 +107,29 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
         return int(get_dim())
 
+    @property
+    def onnx(self):
+        """The ONNX Runtime runner, or None when this embedder runs on torch."""
+        if self.backend != "onnx":
+            return None
+        model = self.model
+        with self._lock:
+            if self._onnx is None:
+                try:
+                    onnx_file = self.cache_dir / f"embedder-{self.fingerprint.replace(':', '-')}.onnx"
+                    self._onnx = OnnxRunner(model, onnx_file)
+                except ImportError as exc:
+                    log.warning("onnxruntime is not installed (%s); embedding with torch", exc)
+                    self.backend = "torch"
+                    return None
+            return self._onnx
+
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
+        runner = self.onnx
+        if runner is not None:
+            return runner.encode(texts, self.batch_size)
         vectors = self.model.encode(
             texts,
             batch_size=self.batch_size,
@@ -99,3 +138,67 @@ class SentenceTransformerEmbedder:
             show_progress_bar=progress,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+class OnnxRunner:
+    """The sentence-transformers model's transformer on ONNX Runtime; pooling and normalisation in numpy."""
+
+    def __init__(self, st_model, path: Path):
+        import onnxruntime as ort
+
+        modules = list(st_model)
+        pooling = getattr(modules[1], "pooling_mode_mean_tokens", None) if len(modules) > 1 else None
+        config = getattr(modules[1], "get_config_dict", lambda: {})() if len(modules) > 1 else {}
+        if not (pooling or config.get("pooling_mode") == "mean" or config.get("pooling_mode_mean_tokens")):
+            raise EmbedderError("the ONNX backend supports mean-pooling models only; use backend='torch'")
+        self.normalize = any(type(m).__name__ == "Normalize" for m in modules)
+        self.tokenizer = st_model.tokenizer
+        self.max_len = int(st_model.max_seq_length)
+        if not path.is_file():
+            self._export(modules[0].auto_model, path)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = os.cpu_count() or 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _export(self, transformer, path: Path) -> None:
+        import torch
+
+        class LastHidden(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.inner = transformer
+
+            def forward(self, input_ids, attention_mask):
+                return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        dummy = self.tokenizer(["an example sentence"], return_tensors="pt")
+        log.info("exporting the embedder to ONNX at %s (once)", path)
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the tracer's notes about shapes are noise here
+            torch.onnx.export(LastHidden().eval(), (dummy["input_ids"], dummy["attention_mask"]), str(tmp),
+                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                              dynamic_axes={name: {0: "batch", 1: "seq"} for name in
+                                            ("input_ids", "attention_mask", "last_hidden_state")},
+                              opset_version=17, dynamo=False)
+        os.replace(tmp, path)
+
+    def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
+        # Longest first, like sentence-transformers, so each batch pads to similar lengths.
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        out = None
+        for i in range(0, len(texts), batch_size):
+            idx = order[i : i + batch_size]
+            enc = self.tokenizer([texts[j] for j in idx], padding=True, truncation=True, max_length=self.max_len,
+                                 return_tensors="np")
+            mask = enc["attention_mask"].astype(np.int64)
+            hidden = self.session.run(None, {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": mask})[0]
+            weights = mask[..., None].astype(np.float32)
+            pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+            if self.normalize:
+                pooled /= np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
+            if out is None:
+                out = np.empty((len(texts), pooled.shape[1]), dtype=np.float32)
+            out[idx] = pooled
+        return np.ascontiguousarray(out, dtype=np.float32)

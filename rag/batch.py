@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.parallel import make_executor
 from rag.pipeline import RagPipeline
 from rag.progress import progress_bar
 from rag.settings import Settings
@@ -204,8 +205,32 @@ def answer_row(pipeline: RagPipeline, item: BatchItem, *, retrieve_only: bool) -
         return {**base, "question": item.question, "error": f"{type(exc).__name__}: {exc}"}
 
 
+_worker_pipeline: RagPipeline | None = None
+
+
+def _init_worker(settings: Settings, workers: int) -> None:
+    """A worker process's own pipeline; the cores are shared out so workers do not oversubscribe them."""
+    global _worker_pipeline
+    import torch
+
+    share = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    torch.set_num_threads(share)
+    if settings.n_threads == 0:
+        settings = settings.replace(n_threads=share)
+    _worker_pipeline = RagPipeline(settings, progress=False)
+
+
+def _worker_row(job: tuple[BatchItem, bool]) -> dict[str, Any]:
+    assert _worker_pipeline is not None, "worker not initialised"
+    return answer_row(_worker_pipeline, job[0], retrieve_only=job[1])
+
+
 def run_batch(pipeline: RagPipeline, in_path: Path, out_path: Path, *, resume: bool = False,
-              retrieve_only: bool = False, progress: bool = True) -> BatchSummary:
+              retrieve_only: bool = False, progress: bool = True, workers: int = 1,
+              ray_address: str = "") -> BatchSummary:
+    """Answer every question into ``out_path``. With ``workers`` > 1 (processes on this machine) or a
+    ``ray_address``, questions are answered in parallel by workers with their own pipelines; rows are still
+    written in input order, so the output is the serial run's."""
     out_path = Path(out_path)
     if out_path.suffix.lower() not in OUTPUT_FORMATS:
         raise BatchError(f"{out_path}: output must be .jsonl or .csv")
@@ -216,14 +241,22 @@ def run_batch(pipeline: RagPipeline, in_path: Path, out_path: Path, *, resume: b
     summary.skipped_existing = len(items) - len(todo)
     pipeline.ensure_index()
     writer = RowWriter(out_path, append=resume)
+    executor = None
     try:
-        for item in progress_bar(todo, "Answering" if not retrieve_only else "Retrieving", enabled=progress,
-                                 unit="q"):
-            row = answer_row(pipeline, item, retrieve_only=retrieve_only)
+        if (workers > 1 or ray_address) and todo:
+            executor = make_executor(workers, ray_address, initializer=_init_worker,
+                                     initargs=(pipeline.settings, workers))
+            rows = executor.map(_worker_row, [(item, retrieve_only) for item in todo])
+        else:
+            rows = (answer_row(pipeline, item, retrieve_only=retrieve_only) for item in todo)
+        for row in progress_bar(rows, "Answering" if not retrieve_only else "Retrieving", enabled=progress,
+                                unit="q", total=len(todo)):
             writer.write(row)
             summary.written += 1
             summary.errors += "error" in row
             summary.abstained += bool(row.get("abstained"))
     finally:
         writer.close()
+        if executor is not None:
+            executor.close()
     return summary

@@ -55,6 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("index", help="index files and folders (incremental)")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the bundled seeds)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
+    p.add_argument("--workers", dest="ingest_workers", type=int, metavar="N", help="processes that read files")
+    p.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
+                   help="read and embed on a Ray cluster ('local' starts one here)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     _add_common(p)
 
@@ -79,6 +82,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", type=Path, required=True)
     p.add_argument("--resume", action="store_true", help="skip ids already in OUTPUT")
     p.add_argument("--retrieve-only", action="store_true", help="write retrieval results without generating")
+    p.add_argument("--workers", dest="batch_workers", type=int, metavar="N",
+                   help="answer in N processes, each with its own model (rows stay in input order)")
+    p.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
+                   help="answer on a Ray cluster ('local' starts one here)")
     _add_common(p)
     _add_generation(p)
 
@@ -112,7 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 SETTING_FLAGS = ("index_dir", "top_k", "generator", "gguf_path", "openai_base_url", "openai_model", "hf_model_dir",
-                 "max_new_tokens", "temperature", "ui_host", "ui_port")
+                 "max_new_tokens", "temperature", "ui_host", "ui_port", "ingest_workers", "batch_workers",
+                 "ray_address")
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -232,8 +240,9 @@ def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
 def cmd_batch(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     from rag.batch import run_batch
 
+    s = pipeline.settings
     summary = run_batch(pipeline, args.input, args.output, resume=args.resume, retrieve_only=args.retrieve_only,
-                        progress=not args.quiet)
+                        progress=not args.quiet, workers=s.batch_workers, ray_address=s.ray_address)
     console.print(f"{summary.written} rows written to {args.output} ({summary.skipped_existing} already there, "
                   f"{summary.errors} errors, {summary.abstained} abstained) of {summary.total} questions.")
     return EXIT_SKIPPED if summary.errors else EXIT_OK

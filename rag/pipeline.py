@@ -24,6 +24,7 @@ from rag.loaders import LoadLimits
 from rag.prompts import answer_messages, rewrite_messages
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
+from rag.stores.factory import StoreConfig
 from rag.types import Answer, Hit
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,8 @@ class RagPipeline:
     def embedder(self) -> Embedder:
         with self._lock:
             if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.settings.embedder, self.settings.embed_batch_size)
+                self._embedder = SentenceTransformerEmbedder(self.settings.embedder, self.settings.embed_batch_size,
+                                                             self.settings.embed_backend, self.settings.model_cache_dir)
             return self._embedder
 
     @property
@@ -86,7 +88,13 @@ class RagPipeline:
     def indexer(self) -> Indexer:
         limits = LoadLimits(max_file_bytes=int(self.settings.max_file_mb * 1_000_000),
                             max_text_chars=self.settings.max_text_chars)
-        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress, limits=limits)
+        return Indexer(self.settings.index_dir, self.embedder, self.chunker, progress=self.progress, limits=limits,
+                       store_config=self.store_config, workers=self.settings.ingest_workers,
+                       ray_address=self.settings.ray_address)
+
+    @property
+    def store_config(self) -> StoreConfig:
+        return StoreConfig.from_settings(self.settings)
 
     @property
     def index(self) -> DocumentIndex:
@@ -95,7 +103,7 @@ class RagPipeline:
             current = self.settings.index_dir / CURRENT_FILE
             live = current.read_text().strip() if current.is_file() else None
             if self._index is None or live != self._index_generation:
-                self._index = DocumentIndex.open(self.settings.index_dir)
+                self._index = DocumentIndex.open(self.settings.index_dir, self.store_config)
                 self._index_generation = self._index.generation
                 self._index.check_embedder(self.embedder)
             return self._index

@@ -41,6 +41,7 @@ class Settings:
     # anything else is a local sentence-transformers folder.
     embedder: str = "bundled"
     embed_batch_size: int = 32
+    embed_backend: str = "onnx"  # onnx (ONNX Runtime, ~1.9x faster, same vectors) | torch; docs/decisions.md
 
     # Chunking (sizes in whitespace-separated words; see docs/decisions.md).
     chunk_words: int = 120
@@ -61,6 +62,21 @@ class Settings:
     rrf_k: int = 10  # docs/decisions.md: k=10 with BM25 weighted x3 beat plain RRF and BM25 alone
     bm25_weight: float = 3.0  # RRF weight of the BM25 ranking (dense ranking weighs 1)
     fusion: str = "rrf"  # rrf | dense | bm25
+
+    # Vector store (docs/decisions.md, "Store index type by size"). faiss_index: auto picks exact search up to
+    # faiss_flat_max vectors and IVF above; milvus_uri "" means Milvus Lite in <index_dir>/milvus.db.
+    store: str = "faiss"  # faiss | milvus
+    faiss_index: str = "auto"  # auto | flat | ivf
+    faiss_flat_max: int = 50_000
+    faiss_nprobe: int = 0  # 0 = an eighth of the IVF lists
+    milvus_uri: str = ""
+    milvus_token: str = ""
+    milvus_index: str = "AUTOINDEX"
+
+    # Parallel ingest and batch (docs/decisions.md, "Parallel ingest").
+    ingest_workers: int = 1  # processes that load files; 1 = in this process
+    batch_workers: int = 1  # processes that answer batch questions, each with its own model
+    ray_address: str = ""  # "local" or a cluster address: index and batch work goes to Ray tasks
 
     # Generation.
     generator: str = "llama_cpp"  # llama_cpp | openai | transformers
@@ -165,6 +181,14 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
     if s.top_k < 1 or s.context_k < 1:
         raise SettingsError("top_k and context_k must be at least 1")
+    if s.embed_backend not in {"onnx", "torch"}:
+        raise SettingsError(f"embed_backend must be onnx or torch, not {s.embed_backend!r}")
+    if s.store not in {"faiss", "milvus"}:
+        raise SettingsError(f"store must be faiss or milvus, not {s.store!r}")
+    if s.faiss_index not in {"auto", "flat", "ivf"}:
+        raise SettingsError(f"faiss_index must be auto, flat or ivf, not {s.faiss_index!r}")
+    if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:
+        raise SettingsError("the worker counts must be at least 1, faiss_nprobe and faiss_flat_max at least 0")
     if s.chunk_words < 20:
         raise SettingsError("chunk_words must be at least 20")
     if not 0 < s.ui_port < 65536:

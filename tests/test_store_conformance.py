@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from rag.stores import FaissStore, StoreError, VectorStore
+from rag.stores import FaissPolicy, FaissStore, StoreError, VectorStore
 
 DIM = 16
 
@@ -17,7 +17,30 @@ def faiss_factory(tmp_path):
     return FaissStore(DIM), lambda store: (store.save(tmp_path), FaissStore.load(tmp_path, DIM))[1]
 
 
-STORES = {"faiss": faiss_factory}
+def faiss_ivf_factory(tmp_path):
+    """Forced IVF: the store trains its inverted lists on save, so the reloaded store is an IVF index."""
+    policy = FaissPolicy(index_type="ivf", nprobe=64)
+
+    def reload(store):
+        info = store.save(tmp_path)
+        assert info["index_type"].startswith("IndexIVF")
+        return FaissStore.load(tmp_path, DIM, policy, info)
+
+    return FaissStore(DIM, policy=policy), reload
+
+
+def milvus_factory(tmp_path):
+    """Milvus Lite on a local file: the same code a cluster URI runs."""
+    pytest.importorskip("pymilvus")
+    from rag.stores.milvus_store import MilvusStore
+
+    uri = str(tmp_path / "milvus.db")
+    gen = tmp_path / "gen"
+    gen.mkdir()
+    return MilvusStore(DIM, uri), lambda store: (store.save(gen), MilvusStore.load(gen, DIM, uri))[1]
+
+
+STORES = {"faiss": faiss_factory, "faiss-ivf": faiss_ivf_factory, "milvus": milvus_factory}
 
 
 @pytest.fixture(params=sorted(STORES))
@@ -75,3 +98,14 @@ def test_wrong_shape_is_a_clear_error(store_and_reload):
     store, _ = store_and_reload
     with pytest.raises(StoreError, match="dimension"):
         store.add(np.array([1]), np.zeros((1, DIM + 1), dtype=np.float32))
+
+
+def test_reloaded_store_keeps_working(store_and_reload, vectors):
+    store, reload = store_and_reload
+    store.add(np.arange(40), vectors[:40])
+    loaded = reload(store)
+    loaded.add(np.arange(40, 50), vectors[40:])
+    assert loaded.remove(np.array([0, 45])) == 2
+    assert len(loaded) == 48
+    assert loaded.search(vectors[45], 1)[0][0] != 45
+    assert loaded.search(vectors[46], 1)[0][0] == 46

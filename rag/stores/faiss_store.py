@@ -1,9 +1,17 @@
-"""FAISS store: exact inner-product search with id mapping, persisted with faiss' own format (no pickle)."""
+"""FAISS store, persisted with faiss' own format (no pickle). The index type follows the collection's size.
+
+Up to ``flat_max`` vectors the store is exact (``IndexIDMap2(IndexFlatIP)``). Past it, ``save`` retrains the
+vectors into an inverted-file index (``IndexIVFFlat``, inner product, ``nlist`` ~ 4 sqrt(n) lists) that
+keeps ids addressable, so removal still works; ``nprobe`` lists are scanned per query. The thresholds come
+from ``bench/store_scaling.py`` (docs/benchmarks.md); the chosen type and parameters go into the manifest.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import faiss
@@ -14,18 +22,64 @@ from rag.stores.base import StoreError
 log = logging.getLogger(__name__)
 
 VECTORS_FILE = "vectors.faiss"
+FLAT_TYPE = "IndexIDMap2(IndexFlatIP)"
+IVF_TYPE = "IndexIVFFlat(IP)"
+INDEX_TYPES = ("auto", "flat", "ivf")
+# Scan 1/8 of the lists: recall@10 0.94 on real MiniLM vectors (Quoref, 512 lists) and >= 0.95 on 1 M vectors
+# drawn from their distribution (bench/store_real.py, docs/benchmarks.md).
+NPROBE_FRACTION = 8
+
+
+@dataclass(frozen=True)
+class FaissPolicy:
+    """How the store picks its index. ``index_type``: auto (by size), flat (always exact) or ivf."""
+
+    index_type: str = "auto"
+    flat_max: int = 50_000  # exact search p50 passes ~2 ms here on 2 cores (bench/store_scaling.py)
+    nprobe: int = 0  # lists scanned per query; 0 = nlist / NPROBE_FRACTION (see probes_for)
+    nlist: int = 0  # 0 = 4 * sqrt(n), rounded to a power of two
+    retrain_growth: float = 4.0  # retrain an IVF index once it holds this many times what it was trained on
+
+    def __post_init__(self) -> None:
+        if self.index_type not in INDEX_TYPES:
+            raise StoreError(f"faiss index type must be one of {', '.join(INDEX_TYPES)}, not {self.index_type!r}")
+
+    def wants_ivf(self, count: int) -> bool:
+        if self.index_type == "flat":
+            return False
+        if self.index_type == "ivf":
+            return count >= 2  # k-means needs points; a tiny IVF is still correct
+        return count > self.flat_max
+
+    def probes_for(self, nlist: int) -> int:
+        if self.nprobe:
+            return max(1, min(self.nprobe, nlist))
+        return max(1, min(nlist, max(16, nlist // NPROBE_FRACTION)))
+
+    def lists_for(self, count: int) -> int:
+        if self.nlist:
+            return max(1, min(self.nlist, count))
+        target = 4 * math.sqrt(max(count, 1))
+        return max(1, min(count, 2 ** round(math.log2(max(target, 1)))))
 
 
 class FaissStore:
     kind = "faiss"
 
-    def __init__(self, dimension: int, index: faiss.Index | None = None):
+    def __init__(self, dimension: int, index: faiss.Index | None = None, policy: FaissPolicy | None = None,
+                 trained_on: int = 0):
         self.dimension = dimension
-        # IDMap2 keeps ids addressable for removal; flat IP is exact and fast far beyond the seeds' size.
-        self._index = index if index is not None else faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
+        self.policy = policy or FaissPolicy()
+        self._index = index if index is not None else _flat(dimension)
+        self._trained_on = trained_on
+        ivf = self._ivf()
+        if ivf is not None:
+            ivf.nprobe = self.policy.probes_for(ivf.nlist)
+            self._trained_on = trained_on or len(self)
 
     @classmethod
-    def load(cls, directory: Path, dimension: int) -> FaissStore:
+    def load(cls, directory: Path, dimension: int, policy: FaissPolicy | None = None,
+             info: dict | None = None) -> FaissStore:
         path = Path(directory) / VECTORS_FILE
         if not path.is_file():
             raise StoreError(f"vector file missing: {path}")
@@ -35,7 +89,15 @@ class FaissStore:
             raise StoreError(f"vector file {path} is truncated or not a FAISS index ({exc})") from None
         if index.d != dimension:
             raise StoreError(f"vector file {path} holds {index.d}-d vectors, the manifest says {dimension}")
-        return cls(dimension, index)
+        params = (info or {}).get("params") or {}
+        return cls(dimension, index, policy, trained_on=int(params.get("trained_on", 0)))
+
+    @property
+    def index_type(self) -> str:
+        return IVF_TYPE if self._ivf() is not None else FLAT_TYPE
+
+    def _ivf(self) -> faiss.IndexIVF | None:
+        return faiss.try_extract_index_ivf(self._index)
 
     def _check(self, ids: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
         ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
@@ -59,17 +121,93 @@ class FaissStore:
         if len(self) == 0 or k <= 0:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
-        scores, ids = self._index.search(q, min(k, len(self)))
+        # One query runs on one thread: OpenMP's barrier across 2 threads costs more than the scan saves, and
+        # on a busy machine it turns 0.3 ms into 50 ms (bench/store_scaling.py, docs/decisions.md).
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            scores, ids = self._index.search(q, min(k, len(self)))
+        finally:
+            faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
 
+    # -- choosing the index type ------------------------------------------------------------------
+
+    def vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        """All (ids, vectors) held, in no particular order."""
+        ivf = self._ivf()
+        if ivf is None:
+            flat = faiss.downcast_index(self._index.index)
+            ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
+            return ids, faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, self.dimension)
+        invlists = ivf.invlists
+        all_ids, all_vecs = [], []
+        for lst in range(ivf.nlist):
+            n = invlists.list_size(lst)
+            if n == 0:
+                continue
+            all_ids.append(faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy())
+            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).copy()
+            all_vecs.append(codes.view(np.float32).reshape(n, self.dimension))
+        if not all_ids:
+            return np.zeros(0, np.int64), np.zeros((0, self.dimension), np.float32)
+        return np.concatenate(all_ids), np.concatenate(all_vecs)
+
+    def optimize(self) -> None:
+        """Re-pick the index type for the current size: exact below the threshold, IVF above it, and retrain
+        an IVF index that has grown well past the data it was trained on."""
+        count = len(self)
+        ivf = self._ivf()
+        want_ivf = self.policy.wants_ivf(count)
+        if ivf is None and not want_ivf:
+            return
+        if ivf is not None and want_ivf and count <= self.policy.retrain_growth * max(self._trained_on, 1):
+            return
+        ids, vecs = self.vectors()
+        if not want_ivf:
+            log.info("faiss store: %d vectors, back to exact search", count)
+            index = _flat(self.dimension)
+            index.add_with_ids(np.ascontiguousarray(vecs), ids)
+            self._index, self._trained_on = index, 0
+            return
+        nlist = self.policy.lists_for(count)
+        log.info("faiss store: %d vectors, training IVF with %d lists", count, nlist)
+        quantizer = faiss.IndexFlatIP(self.dimension)
+        index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.cp.seed = 1234
+        sample = vecs
+        cap = nlist * 64  # enough points per centroid for stable lists, bounded training time
+        if len(vecs) > cap:
+            sample = vecs[np.random.default_rng(0).choice(len(vecs), cap, replace=False)]
+        index.train(np.ascontiguousarray(sample))
+        index.add_with_ids(np.ascontiguousarray(vecs), ids)
+        index.nprobe = self.policy.probes_for(nlist)
+        quantizer.this.disown()  # owned by the IVF index from here on
+        index.own_fields = True
+        self._index, self._trained_on = index, count
+
+    def describe(self) -> dict[str, object]:
+        info: dict[str, object] = {"kind": self.kind, "index_type": self.index_type, "count": len(self)}
+        ivf = self._ivf()
+        if ivf is not None:
+            info["params"] = {"nlist": int(ivf.nlist), "nprobe": int(ivf.nprobe), "trained_on": self._trained_on}
+        info["policy"] = {"index_type": self.policy.index_type, "flat_max": self.policy.flat_max}
+        return info
+
     def save(self, directory: Path) -> dict[str, object]:
+        self.optimize()
         path = Path(directory) / VECTORS_FILE
         tmp = path.with_suffix(".tmp")
         faiss.write_index(self._index, str(tmp))
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-        return {"kind": self.kind, "index_type": "IndexIDMap2(IndexFlatIP)", "count": len(self)}
+        return self.describe()
+
+
+def _flat(dimension: int) -> faiss.Index:
+    # IDMap2 keeps ids addressable for removal and lets the vectors be read back for retraining.
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dimension))
