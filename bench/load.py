@@ -367,7 +367,10 @@ def run_load(clients: int, per_client: int, *, timeout: float, request_timeout: 
         memory.samples["after_start"] = tree_rss(server.pid)
         with httpx.Client(timeout=httpx.Timeout(request_timeout, connect=10.0)) as http:
             t = time.perf_counter()
-            ask(http, app, uuid.uuid4().hex[:11], WARMUP_QUESTION, [], request_timeout)
+            try:
+                ask(http, app, uuid.uuid4().hex[:11], WARMUP_QUESTION, [], request_timeout)
+            except (httpx.HTTPError, RuntimeError, TimeoutError) as exc:
+                raise LoadTestError(f"the warm-up question failed: {exc}; {_tail(log_path)}") from exc
             report["warmup_s"] = round(time.perf_counter() - t, 2)
         memory.samples["after_warmup"] = tree_rss(server.pid)
 
