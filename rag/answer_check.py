@@ -7,7 +7,7 @@ checks below turn a non-answer into an abstention. Each check targets a failure 
 
 - the model declined anyway ("not mentioned", ...);
 - the reply only restates the question ("A new director was appointed in January.");
-- the question asks for a name and the reply has none, or for a number and the reply has none;
+- the question asks for a name outright and the reply has none, or for a number and the reply has none;
 - the only number in the reply is a section label in the source ("6.7 Jackie Drayton gave thanks ...").
 """
 
@@ -21,8 +21,9 @@ from rag.citations import numbers, strip_markers, terms
 from rag.prompts import is_decline
 from rag.types import Citation
 
-_ASKS_NAME = re.compile(r"^\s*(who|whom|whose)\b|\bname\b|\bwhich (person|reporter|councillor|minister|officer|"
-                        r"director|newspaper|council|organisation|company|inspector)", re.IGNORECASE)
+# Only questions that ask for a name outright: "who" and "which committee" are often answered with a role or a
+# common noun ("the head of children's services", "the scrutiny committee").
+_ASKS_NAME = re.compile(r"\bname\b|\bcalled\b", re.IGNORECASE)
 _ASKS_NUMBER = re.compile(r"\bhow (many|much|long|old)\b|\bwhat (number|percentage|proportion)\b", re.IGNORECASE)
 _CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
