@@ -270,7 +270,9 @@ class DocumentIndex:
                 if gen is None:
                     raise IndexMissingError(f"no index at {index_dir}; create one with: rag index PATH")
                 return cls._open_generation(index_dir, gen, store_config)
-            except IndexCorruptError:
+            except (IndexCorruptError, OSError, RuntimeError, sqlite3.Error):
+                # A file vanishing mid-read (FileNotFoundError from the OS, FAISS or SQLite) is only a race with
+                # a writer when CURRENT moved meanwhile; otherwise it is real and is raised.
                 if attempt == 4 or _current_name(index_dir) == before:
                     raise
                 log.info("generation %s was replaced while loading it; loading the new one", before)
