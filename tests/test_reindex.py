@@ -28,8 +28,8 @@ def test_unchanged_files_are_not_read_again(tmp_path, corpus, embedder, monkeypa
     first = indexer.index_paths([corpus])
     reads = []
     real = rag.parallel.load_document
-    monkeypatch.setattr(rag.parallel, "load_document", lambda path, doc_id=None: (reads.append(doc_id),
-                                                                                 real(path, doc_id))[1])
+    monkeypatch.setattr(rag.parallel, "load_document", lambda path, doc_id=None, limits=None: (
+        reads.append(doc_id), real(path, doc_id, limits))[1])
     again = indexer.index_paths([corpus])
     assert reads == [] and not again.changed and sorted(again.unchanged) == sorted(first.added)
 
