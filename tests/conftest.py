@@ -70,3 +70,11 @@ def smollm2_path() -> Path:
     from rag.generation.model_assets import smollm2_gguf
 
     return smollm2_gguf()
+
+
+def copy_seeds(folder: Path) -> Path:
+    """A private, writable copy of the seed documents in ``folder``."""
+    folder.mkdir()
+    for f in sorted(SEEDS.iterdir()):
+        shutil.copy(f, folder / f.name)
+    return folder

@@ -1,7 +1,6 @@
 """Parallel ingest and batch (processes, Ray) produce exactly what the serial path produces."""
 
 import json
-import shutil
 import sqlite3
 
 import numpy as np
@@ -12,7 +11,7 @@ from rag.chunker import SentenceChunker
 from rag.index import DocumentIndex, Indexer
 from rag.parallel import ProcessExecutor, load_documents, make_executor
 from rag.pipeline import RagPipeline
-from tests.conftest import SEEDS
+from tests.conftest import copy_seeds
 
 QUESTIONS = ["Who was sacked after the Baby P case?", "What is MAST?", "How long is the placement review?",
              "What colour is the sky on Mars?"]
@@ -20,10 +19,7 @@ QUESTIONS = ["Who was sacked after the Baby P case?", "What is MAST?", "How long
 
 @pytest.fixture()
 def corpus(tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for f in sorted(SEEDS.iterdir()):
-        shutil.copy(f, folder / f.name)
+    folder = copy_seeds(tmp_path / "docs")
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 not really")
     return folder
 

@@ -1,6 +1,5 @@
 """The index picks its vector store and FAISS index type from settings and size, and records the choice."""
 
-import shutil
 
 import numpy as np
 import pytest
@@ -9,15 +8,12 @@ from rag.chunker import SentenceChunker
 from rag.index import DocumentIndex, Indexer
 from rag.settings import SettingsError, load_settings
 from rag.stores import FaissPolicy, FaissStore, StoreConfig
-from tests.conftest import SEEDS
+from tests.conftest import copy_seeds
 
 
 @pytest.fixture()
 def corpus(tmp_path):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    for f in sorted(SEEDS.iterdir()):
-        shutil.copy(f, folder / f.name)
+    folder = copy_seeds(tmp_path / "docs")
     return folder
 
 

@@ -12,6 +12,14 @@ class StoreError(RuntimeError):
     """A store that cannot be opened or used; the message says why."""
 
 
+def checked_ids(ids: np.ndarray, dimension: int, vectors: np.ndarray | None = None) -> np.ndarray:
+    """ids as a flat int64 array; with vectors, StoreError unless they are one row of ``dimension`` per id."""
+    ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
+    if vectors is not None and (vectors.ndim != 2 or vectors.shape != (len(ids), dimension)):
+        raise StoreError(f"expected {len(ids)} vectors of dimension {dimension}, got {vectors.shape}")
+    return ids
+
+
 @runtime_checkable
 class VectorStore(Protocol):
     """Inner-product search over L2-normalised vectors keyed by int64 chunk ids."""

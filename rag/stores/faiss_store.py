@@ -17,7 +17,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from rag.stores.base import StoreError
+from rag.stores.base import StoreError, checked_ids
 
 log = logging.getLogger(__name__)
 
@@ -99,20 +99,14 @@ class FaissStore:
     def _ivf(self) -> faiss.IndexIVF | None:
         return faiss.try_extract_index_ivf(self._index)
 
-    def _check(self, ids: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
-        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-        if vectors is not None and (vectors.ndim != 2 or vectors.shape != (len(ids), self.dimension)):
-            raise StoreError(f"expected {len(ids)} vectors of dimension {self.dimension}, got {vectors.shape}")
-        return ids
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = self._check(ids, vectors)
+        ids = checked_ids(ids, self.dimension, vectors)
         if len(ids) == 0:
             return
         self._index.add_with_ids(np.ascontiguousarray(vectors, dtype=np.float32), ids)
 
     def remove(self, ids: np.ndarray) -> int:
-        ids = self._check(ids)
+        ids = checked_ids(ids, self.dimension)
         if len(ids) == 0:
             return 0
         return int(self._index.remove_ids(ids))

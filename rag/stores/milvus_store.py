@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.stores.base import StoreError
+from rag.stores.base import StoreError, checked_ids
 
 log = logging.getLogger(__name__)
 
@@ -172,21 +172,15 @@ class MilvusStore:
 
     # -- the VectorStore interface ------------------------------------------------------------------
 
-    def _check(self, ids: np.ndarray, vectors: np.ndarray | None = None) -> np.ndarray:
-        ids = np.ascontiguousarray(ids, dtype=np.int64).reshape(-1)
-        if vectors is not None and (vectors.ndim != 2 or vectors.shape != (len(ids), self.dimension)):
-            raise StoreError(f"expected {len(ids)} vectors of dimension {self.dimension}, got {vectors.shape}")
-        return ids
-
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        ids = self._check(ids, vectors)
+        ids = checked_ids(ids, self.dimension, vectors)
         if len(ids) == 0:
             return
         self._insert(self._writable(), ids, np.ascontiguousarray(vectors, dtype=np.float32))
         self._count += len(ids)
 
     def remove(self, ids: np.ndarray) -> int:
-        ids = self._check(ids)
+        ids = checked_ids(ids, self.dimension)
         if len(ids) == 0 or self._collection is None:
             return 0
         present = self._present(self._collection, np.unique(ids))
