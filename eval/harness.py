@@ -155,6 +155,11 @@ def run_case(pipeline: RagPipeline, case: EvalCase, *, retrieve_only: bool) -> d
                       timings=answer.timings)
         if case.answerable and case.answers:
             prediction = "" if answer.abstained else answer.text
+            # For the failure table: which gold answers the passages given to the model held, and which of the
+            # required ones the answer gave; that separates a retrieval miss from the model picking wrongly.
+            wanted = case.all_answers or case.answers
+            record["answers_in_passages"] = M.answers_found(" ".join(h.chunk.text for h in answer.passages), wanted)
+            record["answers_given"] = M.answers_found(prediction, wanted)
             scores["exact_match"] = M.exact_match(prediction, case.answers)
             scores["token_f1"] = M.token_f1(prediction, case.answers)
             scores["contains_answer"] = M.contains_answer(prediction, case.answers, case.all_answers)
@@ -224,13 +229,15 @@ def failures(records: list[dict]) -> list[dict[str, str]]:
         elif not r["answerable"]:
             if r.get("abstained", True):
                 continue
-            cause = "answered an unanswerable question"
+            cited = r.get("citations") or []
+            support = f", best citation support {max(c['support'] for c in cited):.2f}" if cited else ""
+            cause = ("answered an unanswerable question: the model stated a related fact from the passages and "
+                     f"the citation check found it supported{support}")
         elif r.get("abstained"):
             retrieved = "gold document retrieved" if s.get("recall@5") else "gold document NOT in top 5"
             cause = f"wrongly abstained ({r.get('abstain_reason')}; {retrieved})"
         elif "contains_answer" in s and not s["contains_answer"]:
-            retrieved = "gold document retrieved" if s.get("recall@5") else "retrieval missed the gold document"
-            cause = f"wrong or incomplete answer ({retrieved})"
+            cause = _wrong_answer_cause(r)
         elif "cites_gold" in s and not s["cites_gold"]:
             cause = "correct answer but no citation of a gold document"
         elif s.get("citation_recall", 1.0) < 1.0 or s.get("citation_precision", 1.0) < 1.0:
@@ -242,6 +249,22 @@ def failures(records: list[dict]) -> list[dict[str, str]]:
         out.append({"id": r["id"], "question": r["question"], "prediction": r.get("prediction", ""),
                     "expected": " | ".join(r.get("answers") or []) or "(abstain)", "cause": cause})
     return out
+
+
+def _wrong_answer_cause(r: dict) -> str:
+    wanted = r.get("all_answers") or r.get("answers") or []
+    given, held = r.get("answers_given", []), r.get("answers_in_passages")
+    retrieved = "gold document retrieved" if r.get("scores", {}).get("recall@5") else "gold document NOT in top 5"
+    if held is None:  # a record from before these fields existed
+        return f"wrong or incomplete answer ({retrieved})"
+    if r.get("all_answers") and given:
+        missing = [a for a in wanted if a not in given]
+        where = ("it is in the passages shown" if set(missing) & set(held)
+                 else "not in the passages shown, word for word")
+        return f"incomplete: gives {', '.join(given)} but not {', '.join(missing)} ({where}; {retrieved})"
+    if held:
+        return (f"the model picked another fact: {', '.join(held)} is in the passages shown ({retrieved})")
+    return f"wrong answer; no gold answer is in the passages shown, word for word ({retrieved})"
 
 
 def run_eval(settings: Settings, dataset_path: Path, *, limit: int = 0, retrieve_only: bool = False,

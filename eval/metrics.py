@@ -69,6 +69,13 @@ def contains_answer(prediction: str, answers: Sequence[str], all_answers: Sequen
     return float(any(f" {normalize_answer(a)} " in p for a in answers))
 
 
+def answers_found(text: str, answers: Sequence[str]) -> list[str]:
+    """The gold answers that occur in a text (normalised, whole words): which ones a prediction gives, or which
+    ones the passages shown to the model held."""
+    t = f" {normalize_answer(text)} "
+    return [a for a in answers if f" {normalize_answer(a)} " in t]
+
+
 # --- citations (ALCE) ----------------------------------------------------------------------------------
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Generator as Coroutine
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
 from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
+from rag.multipart import is_multi_part, join_replies, per_document_passages
 from rag.prompts import answer_messages, rewrite_messages
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
@@ -46,8 +48,9 @@ class StreamEvent:
 class _Prepared:
     question: str
     standalone: str | None
-    hits: tuple[Hit, ...]
-    context: tuple[Hit, ...]
+    hits: tuple[Hit, ...]  # shown with the answer: the top_k, plus any context passage ranked below them
+    context: tuple[Hit, ...]  # every passage the generator sees (citations are checked against these)
+    groups: tuple[tuple[Hit, ...], ...]  # one prompt per group: (context,), or one group per document
     abstain_reason: str | None
     timings: dict[str, float]
 
@@ -168,11 +171,19 @@ class RagPipeline:
             standalone = self.rewrite(question, history)
             query = standalone
             timings["rewrite_s"] = time.perf_counter() - started
+        s = self.settings
+        multi_part = s.multi_part_documents > 0 and is_multi_part(query)
+        depth = max(s.top_k, s.context_k, s.candidates if multi_part else 0)
         started = time.perf_counter()
-        found, best = self.retriever.search_with_relevance(query, max(self.settings.top_k, self.settings.context_k))
+        found, best = self.retriever.search_with_relevance(query, depth)
         hits = tuple(found)
         timings["retrieve_s"] = time.perf_counter() - started
-        context = hits[: self.settings.context_k]
+        context = hits[: s.context_k]
+        groups: tuple[tuple[Hit, ...], ...] = (context,)
+        if multi_part and hits:
+            groups = tuple(per_document_passages(hits, from_top=s.context_k, max_documents=s.multi_part_documents,
+                                                 per_document=s.multi_part_passages))
+            context = tuple(h for group in groups for h in group)
         if self.settings.evidence_sentences > 0 and context:
             started = time.perf_counter()
             selector = EvidenceSelector(self.embedder, max_sentences=self.settings.evidence_sentences,
@@ -186,15 +197,16 @@ class RagPipeline:
             if best < self.settings.min_retrieval_score:
                 reason = (f"no passage is relevant enough (best similarity {best:.2f} < "
                           f"{self.settings.min_retrieval_score:.2f})")
-        return _Prepared(question, standalone, hits[: self.settings.top_k], context, reason, timings)
+        shown = hits[: s.top_k]
+        shown += tuple(h for h in context if h not in shown)
+        return _Prepared(question, standalone, shown, context, groups, reason, timings)
 
-    def _messages(self, prep: _Prepared) -> list[ChatMessage]:
+    def _messages(self, question: str, passages: Sequence[Hit]) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
         are clipped (for the model only) until prompt + answer fit, because token-dense text such as a pasted
         blob can take one token per character or two."""
-        question = prep.standalone or prep.question
         limit = self.settings.max_passage_chars
-        messages = answer_messages(question, prep.context, self.settings.answer_prompt, limit)
+        messages = answer_messages(question, passages, self.settings.answer_prompt, limit)
         count = getattr(self.generator, "count_tokens", None)
         if count is None:
             return messages
@@ -208,7 +220,7 @@ class RagPipeline:
                                  f"{budget} available with n_ctx {self.settings.n_ctx}); ask something shorter")
             limit //= 2
             log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
-            messages = answer_messages(question, prep.context, self.settings.answer_prompt, limit)
+            messages = answer_messages(question, passages, self.settings.answer_prompt, limit)
 
     def _params(self) -> GenerationParams:
         s = self.settings
@@ -237,41 +249,77 @@ class RagPipeline:
                       passages=prep.hits, standalone_question=prep.standalone, abstain_reason=reason,
                       raw_generation=raw, timings=timings, model=model)
 
+    def _generate(self, prep: _Prepared, timings: dict[str, float], *, stream: bool) -> Coroutine[str, None, str]:
+        """Runs the generator once per passage group; yields reply text as it comes when streaming (nothing
+        otherwise), records timings, and returns the reply (the per-document replies joined)."""
+        question = prep.standalone or prep.question
+        params = self._params()
+        replies: list[str] = []
+        totals = {"generate_s": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "prompt_eval_s": 0.0,
+                  "prompt_eval_tokens": 0, "eval_s": 0.0, "eval_tokens": 0}
+        for n, passages in enumerate(prep.groups):
+            messages = self._messages(question, passages)
+            started = time.perf_counter()
+            if stream:
+                if n:
+                    yield "\n"
+                pieces: list[str] = []
+                for piece in self.generator.stream(messages, params):
+                    if "first_token_s" not in timings:
+                        timings["first_token_s"] = time.perf_counter() - started
+                    pieces.append(piece)
+                    yield piece
+                replies.append("".join(pieces))
+                totals["generate_s"] += time.perf_counter() - started
+                continue
+            gen = self.generator.generate(messages, params)
+            replies.append(gen.text)
+            totals["generate_s"] += gen.seconds
+            totals["prompt_tokens"] += gen.prompt_tokens
+            totals["completion_tokens"] += gen.completion_tokens
+            totals["prompt_eval_s"] += gen.prompt_eval_seconds or 0.0
+            totals["prompt_eval_tokens"] += gen.prompt_eval_tokens or 0
+            totals["eval_s"] += gen.eval_seconds or 0.0
+            totals["eval_tokens"] += gen.eval_tokens or 0
+        timings["generate_s"] = totals["generate_s"]
+        if len(prep.groups) > 1:
+            timings["answer_parts"] = len(prep.groups)
+        if not stream:
+            timings["prompt_tokens"] = totals["prompt_tokens"]
+            timings["completion_tokens"] = totals["completion_tokens"]
+            if totals["prompt_eval_s"] and totals["prompt_eval_tokens"]:
+                timings["prompt_tok_per_s"] = totals["prompt_eval_tokens"] / totals["prompt_eval_s"]
+            if totals["eval_s"] and totals["eval_tokens"]:
+                timings["gen_tok_per_s"] = totals["eval_tokens"] / totals["eval_s"]
+        return join_replies(replies) if len(replies) > 1 else "".join(replies)
+
     def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
-        started = time.perf_counter()
-        prep = self._prepare(question, history)
-        timings = dict(prep.timings)
-        raw = ""
-        if prep.abstain_reason is None:
-            gen = self.generator.generate(self._messages(prep), self._params())
-            raw = gen.text
-            timings["generate_s"] = gen.seconds
-            timings["prompt_tokens"] = gen.prompt_tokens
-            timings["completion_tokens"] = gen.completion_tokens
-            if gen.prompt_eval_seconds and gen.prompt_eval_tokens:
-                timings["prompt_tok_per_s"] = gen.prompt_eval_tokens / gen.prompt_eval_seconds
-            if gen.eval_seconds and gen.eval_tokens:
-                timings["gen_tok_per_s"] = gen.eval_tokens / gen.eval_seconds
-        answer = self._finish(prep, raw, timings)
-        timings["total_s"] = time.perf_counter() - started
+        answer = None
+        for event in self._events(question, history, stream=False):
+            answer = event.answer or answer
+        assert answer is not None  # _events always ends with the answer
         return answer
 
     def ask_stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[StreamEvent]:
+        return self._events(question, history, stream=True)
+
+    def _events(self, question: str, history: Sequence[tuple[str, str]], *, stream: bool) -> Iterator[StreamEvent]:
         started = time.perf_counter()
         prep = self._prepare(question, history)
         if prep.standalone is not None:
             yield StreamEvent("rewrite", text=prep.standalone)
         yield StreamEvent("passages", passages=prep.hits)
         timings = dict(prep.timings)
-        parts: list[str] = []
+        raw = ""
         if prep.abstain_reason is None:
-            gen_started = time.perf_counter()
-            for piece in self.generator.stream(self._messages(prep), self._params()):
-                if not parts:
-                    timings["first_token_s"] = time.perf_counter() - gen_started
-                parts.append(piece)
+            generation = self._generate(prep, timings, stream=stream)
+            while True:
+                try:
+                    piece = next(generation)
+                except StopIteration as done:
+                    raw = done.value
+                    break
                 yield StreamEvent("token", text=piece)
-            timings["generate_s"] = time.perf_counter() - gen_started
-        answer = self._finish(prep, "".join(parts), timings)
+        answer = self._finish(prep, raw, timings)
         timings["total_s"] = time.perf_counter() - started
         yield StreamEvent("answer", answer=answer)

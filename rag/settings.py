@@ -58,6 +58,11 @@ class Settings:
     context_k: int = 4  # passages given to the generator (or searched for evidence sentences)
     evidence_sentences: int = 0  # >0: give the generator only the N best sentences of those passages
     evidence_window: int = 1  # neighbouring sentences kept around each evidence sentence
+    # A question about several things ("two", "each", "compared with"; rag/multipart.py) is answered once per
+    # document, from the documents of the context_k best passages (at most multi_part_documents, each with its
+    # multi_part_passages best passages). 0 documents = always one prompt. docs/decisions.md, "Per-document".
+    multi_part_documents: int = 3
+    multi_part_passages: int = 3
     candidates: int = 30  # per-retriever candidate depth before fusion
     rrf_k: int = 10  # docs/decisions.md: k=10 with BM25 weighted x3 beat plain RRF and BM25 alone
     bm25_weight: float = 3.0  # RRF weight of the BM25 ranking (dense ranking weighs 1)
@@ -181,6 +186,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
     if s.top_k < 1 or s.context_k < 1:
         raise SettingsError("top_k and context_k must be at least 1")
+    if s.multi_part_documents < 0 or s.multi_part_passages < 1:
+        raise SettingsError("multi_part_documents must be at least 0 and multi_part_passages at least 1")
     if s.embed_backend not in {"onnx", "torch"}:
         raise SettingsError(f"embed_backend must be onnx or torch, not {s.embed_backend!r}")
     if s.store not in {"faiss", "milvus"}:

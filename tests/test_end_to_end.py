@@ -38,6 +38,21 @@ def test_seed_question_answered_and_cited(qwen_pipeline, question, expected, doc
         assert f"[{c.n}]" in answer.text
 
 
+def test_question_about_two_documents_is_answered_from_both(qwen_pipeline):
+    """One prompt answered only the first half ("272 cases"); one prompt per document answers both halves, and
+    each half cites its own document."""
+    answer = qwen_pipeline.ask("Sheffield appears in two of the reports: how many cases did its post-Baby P "
+                               "review examine, and what rating did Ofsted give it in 2019?")
+    assert not answer.abstained, answer.abstain_reason
+    assert "272" in answer.text and "good" in answer.text.lower(), answer.text
+    assert answer.timings["answer_parts"] >= 2
+    by_sentence = {s.text: {answer.citations[n - 1].doc_id for n in s.citation_ns} for s in answer.sentences}
+    assert any("272" in text and "000_3e02e4570786b062.txt" in docs for text, docs in by_sentence.items())
+    assert any("good" in text.lower() and "002_0a90d2f0ffb6067a.txt" in docs for text, docs in by_sentence.items())
+    for c in answer.citations:
+        assert qwen_pipeline.index.document_text(c.doc_id)[c.start : c.end] == c.quote
+
+
 @pytest.mark.parametrize("question", [
     "What is the capital of France?",
     "How many goals did Sheffield United score last season?",

@@ -1,0 +1,64 @@
+"""Questions about several things at once, answered one document at a time.
+
+Given passages from two documents and a question about both ("how many cases did the review examine, and what
+rating did Ofsted give?"), the 1.5B model answers from one document and ignores the other (1 of 6 multi-document
+seed questions right with one prompt; docs/decisions.md, "Per-document answers"). Asked once per document, with
+only that document's passages, it answers each side; the replies are joined, declined ones dropped, and the
+joined answer goes through the same citation check as any other, so a part one document does not support is
+dropped there.
+
+Which questions: the wording says so: a count of things ("two", "both", "each"), a comparison ("compared with",
+"versus"), or a second question joined to the first (", and what ..."). Plain questions keep the single prompt
+(one generation, lower latency).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rag.prompts import is_decline
+from rag.types import Hit
+
+_MULTI_PART = re.compile(
+    r"\b(?:two|three|both|each|respectively|versus|vs\.?|compared?\s+(?:with|to)|comparison|difference between)\b"
+    r"|[,;]\s*and\s+(?:how|what|who|whom|which|when|where|why)\b",
+    re.IGNORECASE,
+)
+_END = re.compile(r"[.!?][\"')\]]*$")
+
+
+def is_multi_part(question: str) -> bool:
+    return bool(_MULTI_PART.search(question))
+
+
+def per_document_passages(hits: Sequence[Hit], *, from_top: int, max_documents: int,
+                          per_document: int) -> list[tuple[Hit, ...]]:
+    """Passage groups, one per document: the documents of the ``from_top`` best hits (in rank order, at most
+    ``max_documents``), each with its own best ``per_document`` hits from the whole ranked list."""
+    documents: list[str] = []
+    for hit in hits[:from_top]:
+        if hit.chunk.doc_id not in documents:
+            documents.append(hit.chunk.doc_id)
+    groups = []
+    for doc_id in documents[:max_documents]:
+        own = [h for h in hits if h.chunk.doc_id == doc_id][:per_document]
+        groups.append(tuple(own))
+    return groups
+
+
+def join_replies(replies: Sequence[str]) -> str:
+    """One answer from per-document replies: declines dropped, repeats dropped, each part a sentence. When
+    every part declined, the first decline (so the answer check abstains)."""
+    kept: list[str] = []
+    seen: set[str] = set()
+    for reply in replies:
+        text = " ".join(reply.split())
+        key = text.lower().rstrip(".!? ")
+        if not text or is_decline(text) or key in seen:
+            continue
+        seen.add(key)
+        kept.append(text if _END.search(text) else text + ".")
+    if not kept:
+        return replies[0] if replies else ""
+    return " ".join(kept)

@@ -1,0 +1,59 @@
+"""Per-document answering of questions about several things (rag/multipart.py): which questions, which
+passages go to each prompt, how the replies are joined."""
+
+from __future__ import annotations
+
+import pytest
+
+from rag.multipart import is_multi_part, join_replies, per_document_passages
+from rag.types import Chunk, Hit
+
+
+@pytest.mark.parametrize("question", [
+    "Which two towns held a festival in 2020?",
+    "Did both companies report a loss?",
+    "What did the mayor and the bishop each say about the bridge?",
+    "How tall is the north tower compared with the south tower?",
+    "How many rooms does the hotel have, and when did it open?",
+    "What is the difference between the two contracts?",
+])
+def test_questions_about_several_things_are_multi_part(question):
+    assert is_multi_part(question)
+
+
+@pytest.mark.parametrize("question", [
+    "How many people live in the town?",
+    "Who opened the new library and when?",  # one event: one document answers it
+    "Which company reported a loss?",
+    "What did the twentieth report say?",  # "two" only as a whole word
+])
+def test_plain_questions_are_not(question):
+    assert not is_multi_part(question)
+
+
+def _hit(chunk_id: int, doc: str) -> Hit:
+    chunk = Chunk(chunk_id=chunk_id, doc_id=doc, ordinal=chunk_id, start=0, end=4, text="text")
+    return Hit(chunk=chunk, title=doc, score=1.0 / (chunk_id + 1))
+
+
+def test_passages_are_grouped_by_document_in_rank_order():
+    ranked = [_hit(0, "a"), _hit(1, "b"), _hit(2, "a"), _hit(3, "c"), _hit(4, "b"), _hit(5, "d"), _hit(6, "a")]
+    groups = per_document_passages(ranked, from_top=4, max_documents=3, per_document=2)
+    assert [[h.chunk.chunk_id for h in g] for g in groups] == [[0, 2], [1, 4], [3]]
+
+
+def test_only_documents_of_the_top_hits_take_part():
+    ranked = [_hit(0, "a"), _hit(1, "a"), _hit(2, "b")]
+    groups = per_document_passages(ranked, from_top=2, max_documents=3, per_document=5)
+    assert [[h.chunk.chunk_id for h in g] for g in groups] == [[0, 1]]
+
+
+def test_replies_joined_without_declines_or_repeats():
+    joined = join_replies(["The review examined 272 cases", "The documents do not mention a rating.",
+                           "Ofsted rated it good.", "the review examined 272 cases."])
+    assert joined == "The review examined 272 cases. Ofsted rated it good."
+
+
+def test_all_declined_replies_stay_a_decline():
+    joined = join_replies(["Not mentioned in the passages.", "The passages do not contain it."])
+    assert joined == "Not mentioned in the passages."
