@@ -177,7 +177,7 @@ def test_giant_unbroken_tokens_do_not_overflow_the_model_context(hostile_pipelin
     pipeline.index_paths([docs])
     prep = pipeline._prepare("When was the Quarry Lane seed bank number 0 founded?", ())
     assert len(prep.context) == 4 and all(len(h.chunk.text) > 60_000 for h in prep.context)
-    messages = pipeline._messages(prep)
+    messages = pipeline._messages(prep.question, prep.context)
     used = sum(qwen_generator.count_tokens(m.content) for m in messages)
     assert used <= pipeline.settings.n_ctx - pipeline.settings.max_new_tokens
     answer = pipeline.ask("When was the Quarry Lane seed bank number 0 founded?")
