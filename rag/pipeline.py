@@ -179,17 +179,20 @@ class RagPipeline:
         hits = tuple(found)
         timings["retrieve_s"] = time.perf_counter() - started
         context = hits[: s.context_k]
-        groups: tuple[tuple[Hit, ...], ...] = (context,)
         if multi_part and hits:
             groups = tuple(per_document_passages(hits, from_top=s.context_k, max_documents=s.multi_part_documents,
                                                  per_document=s.multi_part_passages))
             context = tuple(h for group in groups for h in group)
-        if self.settings.evidence_sentences > 0 and context:
-            started = time.perf_counter()
-            selector = EvidenceSelector(self.embedder, max_sentences=self.settings.evidence_sentences,
-                                        window=self.settings.evidence_window)
-            context = tuple(selector.select(query, context))
-            timings["evidence_s"] = time.perf_counter() - started
+        else:
+            # Evidence selection (off by default) applies to the single prompt; it is set after selection so the
+            # generator sees the same passages the citations are checked against.
+            if s.evidence_sentences > 0 and context:
+                started = time.perf_counter()
+                selector = EvidenceSelector(self.embedder, max_sentences=s.evidence_sentences,
+                                            window=s.evidence_window)
+                context = tuple(selector.select(query, context))
+                timings["evidence_s"] = time.perf_counter() - started
+            groups = (context,)
         reason = None
         if not hits:
             reason = "nothing in the index matches the question"

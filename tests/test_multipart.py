@@ -57,3 +57,22 @@ def test_replies_joined_without_declines_or_repeats():
 def test_all_declined_replies_stay_a_decline():
     joined = join_replies(["Not mentioned in the passages.", "The passages do not contain it."])
     assert joined == "Not mentioned in the passages."
+
+
+def test_pipeline_prompts_see_the_passages_citations_are_checked_against(seed_pipeline):
+    """Each prompt's passages are exactly the context the citation check uses: one group for a plain question
+    (also when evidence selection shortens it), one per document for a multi-part one."""
+    plain = seed_pipeline._prepare("How many cases did Sheffield council examine after the Baby P case?", ())
+    assert plain.groups == (plain.context,)
+    evidence = type(seed_pipeline)(seed_pipeline.settings.replace(evidence_sentences=2),
+                                   embedder=seed_pipeline.embedder, progress=False)
+    selected = evidence._prepare("How many cases did Sheffield council examine after the Baby P case?", ())
+    assert selected.groups == (selected.context,) and "evidence_s" in selected.timings
+    multi = seed_pipeline._prepare("Sheffield appears in two of the reports: how many cases did its post-Baby P "
+                                   "review examine, and what rating did Ofsted give it in 2019?", ())
+    assert len(multi.groups) >= 2
+    assert multi.context == tuple(h for group in multi.groups for h in group)
+    for group in multi.groups:
+        assert len({h.chunk.doc_id for h in group}) == 1
+    assert {"000_3e02e4570786b062.txt", "002_0a90d2f0ffb6067a.txt"} <= {g[0].chunk.doc_id for g in multi.groups}
+    assert set(multi.context) <= set(multi.hits)  # every passage the model saw is shown with the answer
