@@ -234,8 +234,7 @@ def failures(records: list[dict]) -> list[dict[str, str]]:
             cause = ("answered an unanswerable question: the model stated a related fact from the passages and "
                      f"the citation check found it supported{support}")
         elif r.get("abstained"):
-            retrieved = "gold document retrieved" if s.get("recall@5") else "gold document NOT in top 5"
-            cause = f"wrongly abstained ({r.get('abstain_reason')}; {retrieved})"
+            cause = f"wrongly abstained ({r.get('abstain_reason')}; {_retrieved(r)})"
         elif "contains_answer" in s and not s["contains_answer"]:
             cause = _wrong_answer_cause(r)
         elif "cites_gold" in s and not s["cites_gold"]:
@@ -251,10 +250,14 @@ def failures(records: list[dict]) -> list[dict[str, str]]:
     return out
 
 
+def _retrieved(r: dict) -> str:
+    return "gold document retrieved" if r.get("scores", {}).get("recall@5") else "gold document NOT in top 5"
+
+
 def _wrong_answer_cause(r: dict) -> str:
     wanted = r.get("all_answers") or r.get("answers") or []
     given, held = r.get("answers_given", []), r.get("answers_in_passages")
-    retrieved = "gold document retrieved" if r.get("scores", {}).get("recall@5") else "gold document NOT in top 5"
+    retrieved = _retrieved(r)
     if held is None:  # a record from before these fields existed
         return f"wrong or incomplete answer ({retrieved})"
     if r.get("all_answers") and given:

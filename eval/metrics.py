@@ -63,10 +63,9 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
 
 def contains_answer(prediction: str, answers: Sequence[str], all_answers: Sequence[str] = ()) -> float:
     """1 if the normalised prediction contains a gold answer (all of ``all_answers`` when given)."""
-    p = f" {normalize_answer(prediction)} "
     if all_answers:
-        return float(all(f" {normalize_answer(a)} " in p for a in all_answers))
-    return float(any(f" {normalize_answer(a)} " in p for a in answers))
+        return float(len(answers_found(prediction, all_answers)) == len(all_answers))
+    return float(bool(answers_found(prediction, answers)))
 
 
 def answers_found(text: str, answers: Sequence[str]) -> list[str]:
