@@ -61,7 +61,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--queries", type=int, default=300)
-    ap.add_argument("--nprobes", default="8,16,32,64")
+    ap.add_argument("--nprobes", default="8,16,32,64,default", help="'default': the store's own choice")
     ap.add_argument("--flat-sweep", default="10000,25000,50000,100000,200000")
     ap.add_argument("--out", default="store_scaling")
     ap.add_argument("--noise", type=float, default=0.06, help="per-dimension noise around a cluster centre")
@@ -108,9 +108,10 @@ def main() -> None:
         store.optimize()
         train = time.perf_counter() - t
         ivf = store._ivf()
-        row["ivf"] = {"nlist": int(ivf.nlist), "build_s": round(train, 1),
+        row["ivf"] = {"type": store.index_type, "nlist": int(ivf.nlist), "build_s": round(train, 1),
                       "rss_delta_mib": round(rss_mib() - base_rss, 1), "by_nprobe": {}}
-        for nprobe in [int(p) for p in args.nprobes.split(",")]:
+        for nprobe in [store.policy.probes_for(ivf.nlist) if p == "default" else int(p)
+                       for p in args.nprobes.split(",")]:
             ivf.nprobe = nprobe
             seconds, found = time_search(store, queries)
             recall = round(recall_at_10(found, truth), 4)

@@ -41,7 +41,9 @@ class Settings:
     # anything else is a local sentence-transformers folder.
     embedder: str = "bundled"
     embed_batch_size: int = 32
-    embed_backend: str = "onnx"  # onnx (ONNX Runtime, ~1.9x faster, same vectors) | torch; docs/decisions.md
+    # onnx: ONNX Runtime, fused graph, same vectors as torch (~2.2x faster) | onnx-int8: another ~2.2x, other
+    # vectors (own fingerprint), measured to cost seeds answers, so opt-in | torch; docs/decisions.md
+    embed_backend: str = "onnx"
 
     # Chunking (sizes in whitespace-separated words; see docs/decisions.md).
     chunk_words: int = 120
@@ -73,7 +75,8 @@ class Settings:
     store: str = "faiss"  # faiss | milvus
     faiss_index: str = "auto"  # auto | flat | ivf
     faiss_flat_max: int = 50_000
-    faiss_nprobe: int = 0  # 0 = an eighth of the IVF lists
+    faiss_nprobe: int = 0  # 0 = 3/16 of the IVF lists
+    faiss_ivf_codec: str = "sq8"  # sq8 (8-bit codes: 1/4 of the memory, ~2x faster scans) | flat (float32)
     milvus_uri: str = ""
     milvus_token: str = ""
     milvus_index: str = "AUTOINDEX"
@@ -188,10 +191,12 @@ def _validate(s: Settings) -> None:
         raise SettingsError("top_k and context_k must be at least 1")
     if s.multi_part_documents < 0 or s.multi_part_passages < 1:
         raise SettingsError("multi_part_documents must be at least 0 and multi_part_passages at least 1")
-    if s.embed_backend not in {"onnx", "torch"}:
-        raise SettingsError(f"embed_backend must be onnx or torch, not {s.embed_backend!r}")
+    if s.embed_backend not in {"onnx", "onnx-int8", "torch"}:
+        raise SettingsError(f"embed_backend must be onnx, onnx-int8 or torch, not {s.embed_backend!r}")
     if s.store not in {"faiss", "milvus"}:
         raise SettingsError(f"store must be faiss or milvus, not {s.store!r}")
+    if s.faiss_ivf_codec not in {"sq8", "flat"}:
+        raise SettingsError(f"faiss_ivf_codec must be sq8 or flat, not {s.faiss_ivf_codec!r}")
     if s.faiss_index not in {"auto", "flat", "ivf"}:
         raise SettingsError(f"faiss_index must be auto, flat or ivf, not {s.faiss_index!r}")
     if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:

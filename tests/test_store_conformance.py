@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from rag.stores import FaissPolicy, FaissStore, StoreError, VectorStore
+from rag.stores.faiss_store import IVF_TYPES
 
 DIM = 16
 
@@ -17,13 +18,13 @@ def faiss_factory(tmp_path):
     return FaissStore(DIM), lambda store: (store.save(tmp_path), FaissStore.load(tmp_path, DIM))[1]
 
 
-def faiss_ivf_factory(tmp_path):
+def faiss_ivf_factory(tmp_path, codec="sq8"):
     """Forced IVF: the store trains its inverted lists on save, so the reloaded store is an IVF index."""
-    policy = FaissPolicy(index_type="ivf", nprobe=64)
+    policy = FaissPolicy(index_type="ivf", nprobe=64, ivf_codec=codec)
 
     def reload(store):
         info = store.save(tmp_path)
-        assert info["index_type"].startswith("IndexIVF")
+        assert info["index_type"] == IVF_TYPES[codec]
         return FaissStore.load(tmp_path, DIM, policy, info)
 
     return FaissStore(DIM, policy=policy), reload
@@ -40,7 +41,8 @@ def milvus_factory(tmp_path):
     return MilvusStore(DIM, uri), lambda store: (store.save(gen), MilvusStore.load(gen, DIM, uri))[1]
 
 
-STORES = {"faiss": faiss_factory, "faiss-ivf": faiss_ivf_factory, "milvus": milvus_factory}
+STORES = {"faiss": faiss_factory, "faiss-ivf-sq8": faiss_ivf_factory,
+          "faiss-ivf-flat": lambda tmp_path: faiss_ivf_factory(tmp_path, "flat"), "milvus": milvus_factory}
 
 
 @pytest.fixture(params=sorted(STORES))

@@ -28,7 +28,7 @@ class StoreConfig:
     @classmethod
     def from_settings(cls, s) -> StoreConfig:
         return cls(kind=s.store, faiss=FaissPolicy(index_type=s.faiss_index, flat_max=s.faiss_flat_max,
-                                                   nprobe=s.faiss_nprobe),
+                                                   nprobe=s.faiss_nprobe, ivf_codec=s.faiss_ivf_codec),
                    milvus_uri=s.milvus_uri, milvus_token=s.milvus_token, milvus_index=s.milvus_index)
 
     def milvus_uri_for(self, index_dir: Path) -> str:

@@ -1,9 +1,11 @@
 """FAISS store, persisted with faiss' own format (no pickle). The index type follows the collection's size.
 
 Up to ``flat_max`` vectors the store is exact (``IndexIDMap2(IndexFlatIP)``). Past it, ``save`` retrains the
-vectors into an inverted-file index (``IndexIVFFlat``, inner product, ``nlist`` ~ 4 sqrt(n) lists) that
-keeps ids addressable, so removal still works; ``nprobe`` lists are scanned per query. The thresholds come
-from ``bench/store_scaling.py`` (docs/benchmarks.md); the chosen type and parameters go into the manifest.
+vectors into an inverted-file index (inner product, ``nlist`` ~ 4 sqrt(n) lists) that keeps ids addressable,
+so removal still works; ``nprobe`` lists are scanned per query. The lists hold 8-bit scalar-quantized
+residuals by default (``IndexIVFScalarQuantizer``, a quarter of the memory and half the scan time of full
+vectors) or full float vectors (``ivf_codec="flat"``). The thresholds come from ``bench/store_scaling.py``
+and ``bench/store_real.py`` (docs/benchmarks.md); the chosen type and parameters go into the manifest.
 """
 
 from __future__ import annotations
@@ -23,11 +25,11 @@ log = logging.getLogger(__name__)
 
 VECTORS_FILE = "vectors.faiss"
 FLAT_TYPE = "IndexIDMap2(IndexFlatIP)"
-IVF_TYPE = "IndexIVFFlat(IP)"
+IVF_TYPES = {"sq8": "IndexIVFScalarQuantizer(SQ8, IP)", "flat": "IndexIVFFlat(IP)"}
 INDEX_TYPES = ("auto", "flat", "ivf")
-# Scan 1/8 of the lists: recall@10 0.94 on real MiniLM vectors (Quoref, 512 lists) and >= 0.95 on 1 M vectors
-# drawn from their distribution (bench/store_real.py, docs/benchmarks.md).
-NPROBE_FRACTION = 8
+# Scan 3/16 of the lists: with SQ8 codes, recall@10 0.962 at p50 7.6 ms on 1 M vectors drawn from the real
+# MiniLM distribution, on one thread (1/8 gave 0.943); docs/decisions.md, "IVF lists hold SQ8 codes".
+NPROBE_SHARE = 3 / 16
 
 
 @dataclass(frozen=True)
@@ -36,13 +38,16 @@ class FaissPolicy:
 
     index_type: str = "auto"
     flat_max: int = 50_000  # exact search p50 passes ~2 ms here on 2 cores (bench/store_scaling.py)
-    nprobe: int = 0  # lists scanned per query; 0 = nlist / NPROBE_FRACTION (see probes_for)
+    nprobe: int = 0  # lists scanned per query; 0 = NPROBE_SHARE of the lists (see probes_for)
     nlist: int = 0  # 0 = 4 * sqrt(n), rounded to a power of two
     retrain_growth: float = 4.0  # retrain an IVF index once it holds this many times what it was trained on
+    ivf_codec: str = "sq8"  # how IVF lists store vectors: sq8 (8-bit residuals) | flat (float32)
 
     def __post_init__(self) -> None:
         if self.index_type not in INDEX_TYPES:
             raise StoreError(f"faiss index type must be one of {', '.join(INDEX_TYPES)}, not {self.index_type!r}")
+        if self.ivf_codec not in IVF_TYPES:
+            raise StoreError(f"faiss IVF codec must be one of {', '.join(IVF_TYPES)}, not {self.ivf_codec!r}")
 
     def wants_ivf(self, count: int) -> bool:
         if self.index_type == "flat":
@@ -54,7 +59,7 @@ class FaissPolicy:
     def probes_for(self, nlist: int) -> int:
         if self.nprobe:
             return max(1, min(self.nprobe, nlist))
-        return max(1, min(nlist, max(16, nlist // NPROBE_FRACTION)))
+        return max(1, min(nlist, max(16, round(nlist * NPROBE_SHARE))))
 
     def lists_for(self, count: int) -> int:
         if self.nlist:
@@ -94,7 +99,12 @@ class FaissStore:
 
     @property
     def index_type(self) -> str:
-        return IVF_TYPE if self._ivf() is not None else FLAT_TYPE
+        ivf = self._ivf()
+        if ivf is None:
+            return FLAT_TYPE
+        # An index keeps the codec it was built with until it is retrained, whatever the policy says now.
+        return IVF_TYPES["sq8" if isinstance(faiss.downcast_index(self._index), faiss.IndexIVFScalarQuantizer)
+                         else "flat"]
 
     def _ivf(self) -> faiss.IndexIVF | None:
         return faiss.try_extract_index_ivf(self._index)
@@ -131,24 +141,32 @@ class FaissStore:
     # -- choosing the index type ------------------------------------------------------------------
 
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
-        """All (ids, vectors) held, in no particular order."""
+        """All (ids, vectors) held, in no particular order. From SQ8 lists they are the decoded codes (mean
+        cosine to the originals above 0.9999), which is what retraining and a return to exact search use."""
         ivf = self._ivf()
         if ivf is None:
             flat = faiss.downcast_index(self._index.index)
             ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
             return ids, faiss.vector_to_array(flat.codes).view(np.float32).reshape(-1, self.dimension)
         invlists = ivf.invlists
-        all_ids, all_vecs = [], []
+        all_ids, all_codes = [], []
         for lst in range(ivf.nlist):
             n = invlists.list_size(lst)
             if n == 0:
                 continue
             all_ids.append(faiss.rev_swig_ptr(invlists.get_ids(lst), n).copy())
-            codes = faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).copy()
-            all_vecs.append(codes.view(np.float32).reshape(n, self.dimension))
+            all_codes.append(faiss.rev_swig_ptr(invlists.get_codes(lst), n * invlists.code_size).copy())
         if not all_ids:
             return np.zeros(0, np.int64), np.zeros((0, self.dimension), np.float32)
-        return np.concatenate(all_ids), np.concatenate(all_vecs)
+        ids = np.concatenate(all_ids)
+        if self.index_type == IVF_TYPES["flat"]:
+            return ids, np.concatenate(all_codes).view(np.float32).reshape(-1, self.dimension)
+        # Residual codes decode only with their list's centroid: let faiss do it through a temporary id map.
+        ivf.set_direct_map_type(faiss.DirectMap.Hashtable)
+        try:
+            return ids, ivf.reconstruct_batch(ids)
+        finally:
+            ivf.set_direct_map_type(faiss.DirectMap.NoMap)
 
     def optimize(self) -> None:
         """Re-pick the index type for the current size: exact below the threshold, IVF above it, and retrain
@@ -158,7 +176,9 @@ class FaissStore:
         want_ivf = self.policy.wants_ivf(count)
         if ivf is None and not want_ivf:
             return
-        if ivf is not None and want_ivf and count <= self.policy.retrain_growth * max(self._trained_on, 1):
+        grown = count > self.policy.retrain_growth * max(self._trained_on, 1)
+        same_codec = self.index_type == IVF_TYPES[self.policy.ivf_codec]
+        if ivf is not None and want_ivf and same_codec and not grown:
             return
         ids, vecs = self.vectors()
         if not want_ivf:
@@ -168,9 +188,13 @@ class FaissStore:
             self._index, self._trained_on = index, 0
             return
         nlist = self.policy.lists_for(count)
-        log.info("faiss store: %d vectors, training IVF with %d lists", count, nlist)
+        log.info("faiss store: %d vectors, training IVF (%s) with %d lists", count, self.policy.ivf_codec, nlist)
         quantizer = faiss.IndexFlatIP(self.dimension)
-        index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
+        if self.policy.ivf_codec == "sq8":
+            index = faiss.IndexIVFScalarQuantizer(quantizer, self.dimension, nlist, faiss.ScalarQuantizer.QT_8bit,
+                                                  faiss.METRIC_INNER_PRODUCT)
+        else:
+            index = faiss.IndexIVFFlat(quantizer, self.dimension, nlist, faiss.METRIC_INNER_PRODUCT)
         index.cp.seed = 1234
         sample = vecs
         cap = nlist * 64  # enough points per centroid for stable lists, bounded training time
@@ -188,7 +212,8 @@ class FaissStore:
         ivf = self._ivf()
         if ivf is not None:
             info["params"] = {"nlist": int(ivf.nlist), "nprobe": int(ivf.nprobe), "trained_on": self._trained_on}
-        info["policy"] = {"index_type": self.policy.index_type, "flat_max": self.policy.flat_max}
+        info["policy"] = {"index_type": self.policy.index_type, "flat_max": self.policy.flat_max,
+                          "ivf_codec": self.policy.ivf_codec}
         return info
 
     def save(self, directory: Path) -> dict[str, object]:
