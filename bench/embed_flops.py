@@ -9,6 +9,9 @@ dense-only document recall@10 on the Quoref queries whose gold passage is in the
   torch-int8     torch dynamic int8 quantisation of every Linear layer
   onnx-fp32      the transformer exported with torch.onnx, run by ONNX Runtime (mean pooling + L2 in numpy)
   onnx-int8      the same ONNX model after onnxruntime.quantization.quantize_dynamic
+  onnx-fused-fp32  the ONNX model after onnxruntime.transformers' BERT graph fusion (attention, layer norm,
+                   GELU fused into single kernels; still fp32)
+  onnx-fused-int8  the fused model, then dynamic int8
 Usage: .venv/bin/python bench/embed_flops.py [--passages 150]
 """
 
@@ -53,7 +56,7 @@ def peak_flops() -> dict[str, object]:
 
 
 class OnnxEmbedder:
-    def __init__(self, base: SentenceTransformerEmbedder, workdir: Path, quantize: bool):
+    def __init__(self, base: SentenceTransformerEmbedder, workdir: Path, quantize: bool, fuse: bool = False):
         import onnxruntime as ort
         import torch
 
@@ -70,7 +73,11 @@ class OnnxEmbedder:
             def forward(self, input_ids, attention_mask):
                 return self.bert(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-        path = workdir / "minilm.onnx"
+        path = workdir / ("minilm-eager.onnx" if fuse else "minilm.onnx")
+        if fuse:
+            # ONNX Runtime's BERT fusion matches the eager attention graph, not the SDPA one torch exports
+            # by default; eager and SDPA compute the same function.
+            bert.set_attn_implementation("eager")
         if not path.exists():
             dummy = self.tokenizer(["hello world"], return_tensors="pt")
             torch.onnx.export(Wrapped().eval(), (dummy["input_ids"], dummy["attention_mask"]), str(path),
@@ -78,10 +85,21 @@ class OnnxEmbedder:
                               dynamic_axes={"input_ids": {0: "b", 1: "s"}, "attention_mask": {0: "b", 1: "s"},
                                             "last_hidden_state": {0: "b", 1: "s"}},
                               opset_version=17, dynamo=False)
+        if fuse:
+            bert.set_attn_implementation("sdpa")
+            from onnxruntime.transformers import optimizer
+
+            fpath = workdir / "minilm-fused.onnx"
+            config = bert.config
+            fused = optimizer.optimize_model(str(path), model_type="bert", num_heads=config.num_attention_heads,
+                                             hidden_size=config.hidden_size)
+            print("fused operators:", fused.get_fused_operator_statistics(), flush=True)
+            fused.save_model_to_file(str(fpath))
+            path = fpath
         if quantize:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            qpath = workdir / "minilm-int8.onnx"
+            qpath = workdir / f"{path.stem}-int8.onnx"
             quantize_dynamic(str(path), str(qpath), weight_type=QuantType.QInt8)
             path = qpath
         opts = ort.SessionOptions()
@@ -145,7 +163,7 @@ def main() -> None:
             elif name == "torch-int8":
                 model = TorchInt8Embedder(base)
             else:
-                model = OnnxEmbedder(base, Path(tmp), quantize=name.endswith("int8"))
+                model = OnnxEmbedder(base, Path(tmp), quantize=name.endswith("int8"), fuse="fused" in name)
             model.encode(texts[:32])  # warm-up
             load = load_average()
             t = time.perf_counter()
