@@ -1,6 +1,8 @@
 """BM25 parameters, RRF settings and candidate depth, on the Quoref questions outside the fixed 300-question
 answer sample (so the sample that `rag eval --limit 300` reports stays unseen). Document-level recall@5/@10
 of the fused top 40 chunks, as the harness ranks them. Needs the Quoref index built by bench/fusion.py.
+Also a document prior: BM25 over whole documents, its rank added to each chunk's fused score as
+w / (10 + rank of the chunk's document), with the default chunk fusion.
 Usage: .venv/bin/python bench/bm25_params.py [--index /tmp/rag-bench/quoref-index]
 """
 
@@ -79,7 +81,47 @@ def main() -> None:
                 key = f"k1={k1} b={b} {method} candidates={candidates} rrf_k={rrf_k} bm25_weight={weight}"
                 results[key] = {"recall@5": round(r5 / len(tune), 4), "recall@10": round(r10 / len(tune), 4)}
                 print(key, results[key], flush=True)
+    results.update(document_prior(index, ids, tune, dense))
     write_result("bm25_params", {"tuning_questions": len(tune), "results": results})
+
+
+def document_prior(index, ids: list[int], tune: list, dense: list[list[int]]) -> dict:
+    import bm25s
+
+    doc_of = {cid: index.chunks[cid].doc_id for cid in ids}
+    doc_ids = sorted(set(doc_of.values()))
+    texts: dict[str, list[str]] = {d: [] for d in doc_ids}
+    for cid in ids:
+        texts[doc_of[cid]].append(index.chunks[cid].text)
+    model = bm25s.BM25()
+    model.index([bm25_tokens(" ".join(texts[d])) or ["<empty>"] for d in doc_ids], show_progress=False)
+    vocab = set(model.vocab_dict)
+    lexical = [[c for c, _ in index.bm25.search(case.question, 40)] for case in tune]
+    doc_ranks = []
+    for case in tune:
+        tokens = [t for t in bm25_tokens(case.question) if t in vocab]
+        scores = model.get_scores(tokens) if tokens else np.zeros(len(doc_ids))
+        top = np.argsort(-scores)[:50]
+        doc_ranks.append({doc_ids[j]: r for r, j in enumerate(top, start=1) if scores[j] > 0})
+    gold_sets = [set(case.gold_docs) for case in tune]
+    alone = np.mean([M.recall_at(sorted(ranks, key=ranks.get), gold, 10) for ranks, gold in zip(doc_ranks, gold_sets,
+                                                                                                strict=True)])
+    out = {"document BM25 alone": {"recall@10": round(float(alone), 4)}}
+    for weight in (0.0, 1.0, 2.0, 3.0):
+        r5 = r10 = 0.0
+        for d, lex, ranks, gold in zip(dense, lexical, doc_ranks, gold_sets, strict=True):
+            fused = dict(reciprocal_rank_fusion([d[:40], lex], k=10, weights=[1.0, 3.0]))
+            for cid in fused:
+                rank = ranks.get(doc_of[cid])
+                fused[cid] += weight / (10 + rank) if rank else 0.0
+            top = sorted(fused, key=lambda cid: -fused[cid])[:RETRIEVAL_DEPTH_CHUNKS]
+            docs = list(dict.fromkeys(doc_of[cid] for cid in top))
+            r5 += M.recall_at(docs, gold, 5)
+            r10 += M.recall_at(docs, gold, 10)
+        key = f"default fusion + document prior weight {weight}"
+        out[key] = {"recall@5": round(r5 / len(tune), 4), "recall@10": round(r10 / len(tune), 4)}
+        print(key, out[key], flush=True)
+    return out
 
 
 if __name__ == "__main__":
