@@ -7,6 +7,7 @@ import logging
 import os
 import threading
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
@@ -148,6 +149,18 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
 
+def _write_once(out: Path, write: Callable[[Path], None]) -> Path:
+    """Create the cached model file ``out`` unless it exists: ``write`` fills a per-process temporary file that
+    then replaces ``out`` atomically, so a concurrent first use never loads half a file."""
+    if not out.is_file():
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(f".{os.getpid()}.tmp")
+        write(tmp)
+        os.replace(tmp, out)
+        log.info("cached %s", out)
+    return out
+
+
 class OnnxRunner:
     """The sentence-transformers model's transformer on ONNX Runtime; pooling and normalisation in numpy.
     The export is then fused by ONNX Runtime's BERT optimizer (attention, embedding + layer norm, bias + GELU
@@ -165,14 +178,13 @@ class OnnxRunner:
         self.normalize = any(type(m).__name__ == "Normalize" for m in modules)
         self.tokenizer = st_model.tokenizer
         self.max_len = int(st_model.max_seq_length)
-        if not path.is_file():
-            self._export(modules[0].auto_model, path)
+        _write_once(path, lambda tmp: self._export(modules[0].auto_model, tmp))
         path = self._quantized(path) if int8 else self._fused(path, modules[0].auto_model.config)
         options = ort.SessionOptions()
         options.intra_op_num_threads = os.cpu_count() or 1
         self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
 
-    def _export(self, transformer, path: Path) -> None:
+    def _export(self, transformer, tmp: Path) -> None:
         import torch
 
         class LastHidden(torch.nn.Module):
@@ -183,54 +195,49 @@ class OnnxRunner:
             def forward(self, input_ids, attention_mask):
                 return self.inner(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
 
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".{os.getpid()}.tmp")
         dummy = self.tokenizer(["an example sentence"], return_tensors="pt")
-        log.info("exporting the embedder to ONNX at %s (once)", path)
+        log.info("exporting the embedder to ONNX (once)")
         # The optimizer's attention fusion matches the eager attention graph, not the SDPA one torch exports
         # by default; both compute the same function.
         set_attention = getattr(transformer, "set_attn_implementation", None)
         previous = getattr(transformer.config, "_attn_implementation", None)
         if set_attention is not None:
             set_attention("eager")
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # the tracer's notes about shapes are noise here
-            torch.onnx.export(LastHidden().eval(), (dummy["input_ids"], dummy["attention_mask"]), str(tmp),
-                              input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
-                              dynamic_axes={name: {0: "batch", 1: "seq"} for name in
-                                            ("input_ids", "attention_mask", "last_hidden_state")},
-                              opset_version=17, dynamo=False)
-        if set_attention is not None and previous:
-            set_attention(previous)
-        os.replace(tmp, path)
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the tracer's notes about shapes are noise here
+                torch.onnx.export(LastHidden().eval(), (dummy["input_ids"], dummy["attention_mask"]), str(tmp),
+                                  input_names=["input_ids", "attention_mask"], output_names=["last_hidden_state"],
+                                  dynamic_axes={name: {0: "batch", 1: "seq"} for name in
+                                                ("input_ids", "attention_mask", "last_hidden_state")},
+                                  opset_version=17, dynamo=False)
+        finally:
+            if set_attention is not None and previous:
+                set_attention(previous)
 
     @staticmethod
     def _fused(path: Path, config) -> Path:
-        out = path.with_name(f"{path.stem}-fused.onnx")
-        if out.is_file():
-            return out
         heads, hidden = getattr(config, "num_attention_heads", 0), getattr(config, "hidden_size", 0)
-        try:
+
+        def fuse(tmp: Path) -> None:
             from onnxruntime.transformers import optimizer
 
-            log.info("fusing the embedder's ONNX graph at %s (once)", out)
-            model = optimizer.optimize_model(str(path), model_type="bert", num_heads=heads, hidden_size=hidden)
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            model.save_model_to_file(str(tmp))
-            os.replace(tmp, out)
+            log.info("fusing the embedder's ONNX graph (once)")
+            optimizer.optimize_model(str(path), model_type="bert", num_heads=heads,
+                                     hidden_size=hidden).save_model_to_file(str(tmp))
+
+        try:
+            return _write_once(path.with_name(f"{path.stem}-fused.onnx"), fuse)
         except Exception as exc:  # noqa: BLE001 - any optimizer failure leaves the plain export, which is correct
             log.warning("could not fuse the embedder's ONNX graph (%s); using the plain export", exc)
             return path
-        return out
 
     @staticmethod
     def _quantized(path: Path) -> Path:
-        from onnxruntime.quantization import QuantType, quantize_dynamic
+        def quantize(tmp: Path) -> None:
+            from onnxruntime.quantization import QuantType, quantize_dynamic
 
-        out = path.with_name(f"{path.stem}-int8.onnx")
-        if not out.is_file():
-            tmp = out.with_suffix(f".{os.getpid()}.tmp")
-            log.info("quantizing the embedder to int8 at %s (once)", out)
+            log.info("quantizing the embedder to int8 (once)")
             root = logging.getLogger()
             level = root.level
             root.setLevel(logging.ERROR)  # the quantizer's advice to pre-process is noise for this model
@@ -238,8 +245,8 @@ class OnnxRunner:
                 quantize_dynamic(str(path), str(tmp), weight_type=QuantType.QInt8)
             finally:
                 root.setLevel(level)
-            os.replace(tmp, out)
-        return out
+
+        return _write_once(path.with_name(f"{path.stem}-int8.onnx"), quantize)
 
     def encode(self, texts: list[str], batch_size: int = 32) -> np.ndarray:
         # Longest first, like sentence-transformers, so each batch pads to similar lengths.
