@@ -33,13 +33,18 @@ def ndcg_at(ranked: Sequence[str], gold: set[str], k: int = 10) -> float:
 
 _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
+# Numbers written as words score the same as digits ("eight" == "8"): a terse reply gives digits where the gold
+# answer, quoted from a report, spells the number out. "one" is left alone: it is mostly a pronoun.
+_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty".split()) if n != 1}
 
 
 def normalize_answer(text: str) -> str:
     text = strip_markers(text).lower().replace("\u2019", "'")
     text = text.translate(_PUNCT)
     text = _ARTICLES.sub(" ", text)
-    return " ".join(text.split())
+    return " ".join(_NUMBER_WORDS.get(word, word) for word in text.split())
 
 
 def exact_match(prediction: str, answers: Sequence[str]) -> float:

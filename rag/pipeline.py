@@ -51,6 +51,7 @@ class _Prepared:
     hits: tuple[Hit, ...]  # shown with the answer: the top_k, plus any context passage ranked below them
     context: tuple[Hit, ...]  # every passage the generator sees (citations are checked against these)
     groups: tuple[tuple[Hit, ...], ...]  # one prompt per group: (context,), or one group per document
+    multi_part: bool  # asked per document: the groups get settings.multi_part_prompt
     abstain_reason: str | None
     timings: dict[str, float]
 
@@ -202,14 +203,15 @@ class RagPipeline:
                           f"{self.settings.min_retrieval_score:.2f})")
         shown = hits[: s.top_k]
         shown += tuple(h for h in context if h not in shown)
-        return _Prepared(question, standalone, shown, context, groups, reason, timings)
+        return _Prepared(question, standalone, shown, context, groups, multi_part and bool(hits), reason, timings)
 
-    def _messages(self, question: str, passages: Sequence[Hit]) -> list[ChatMessage]:
+    def _messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
         are clipped (for the model only) until prompt + answer fit, because token-dense text such as a pasted
         blob can take one token per character or two."""
         limit = self.settings.max_passage_chars
-        messages = answer_messages(question, passages, self.settings.answer_prompt, limit)
+        style = style or self.settings.answer_prompt
+        messages = answer_messages(question, passages, style, limit)
         count = getattr(self.generator, "count_tokens", None)
         if count is None:
             return messages
@@ -223,7 +225,7 @@ class RagPipeline:
                                  f"{budget} available with n_ctx {self.settings.n_ctx}); ask something shorter")
             limit //= 2
             log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
-            messages = answer_messages(question, passages, self.settings.answer_prompt, limit)
+            messages = answer_messages(question, passages, style, limit)
 
     def _params(self) -> GenerationParams:
         s = self.settings
@@ -257,11 +259,12 @@ class RagPipeline:
         otherwise), records timings, and returns the reply (the per-document replies joined)."""
         question = prep.standalone or prep.question
         params = self._params()
+        style = self.settings.multi_part_prompt if prep.multi_part else self.settings.answer_prompt
         replies: list[str] = []
         totals = {"generate_s": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "prompt_eval_s": 0.0,
                   "prompt_eval_tokens": 0, "eval_s": 0.0, "eval_tokens": 0}
         for n, passages in enumerate(prep.groups):
-            messages = self._messages(question, passages)
+            messages = self._messages(question, passages, style)
             started = time.perf_counter()
             if stream:
                 if n:

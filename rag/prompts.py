@@ -9,9 +9,16 @@ from rag.types import Hit
 
 NOT_FOUND = "NOT IN DOCUMENTS"
 
-# "brief" (default): answer only; abstention is decided in code (rag/answer_check.py). "strict": the model is
-# also told to decline, which made it decline on answerable questions (docs/decisions.md).
+# "brief" (default): the answer in at most one sentence; abstention is decided in code (rag/answer_check.py).
+# "terse" (opt-in): the answer alone, not a sentence; better token F1 on short-answer benchmarks, but it lost seed
+# answers (docs/decisions.md, "Terse answer prompt"), and multi-part questions keep "brief" for their parts
+# (settings.multi_part_prompt), where a bare "2" loses what it answers. "strict": the model is also told to
+# decline, which made it decline on answerable questions.
 ANSWER_SYSTEMS = {
+    "terse": (
+        "Answer the question using only the numbered passages. Reply with only the answer itself: the name, "
+        "number or short phrase asked for, not a full sentence."
+    ),
     "brief": (
         "Answer the question using only the numbered passages. Reply with a short, direct answer: the name, "
         "number or phrase asked for, in at most one sentence."

@@ -93,7 +93,10 @@ class Settings:
     openai_model: str = "default"
     openai_api_key: str = ""
     hf_model_dir: Path | None = None
-    answer_prompt: str = "brief"  # brief | strict (see rag/prompts.py, docs/decisions.md)
+    # Answer prompt wording (rag/prompts.py): terse | brief | strict. The per-document parts of a multi-part
+    # question use multi_part_prompt. docs/decisions.md, "Answer prompt".
+    answer_prompt: str = "brief"
+    multi_part_prompt: str = "brief"
     max_new_tokens: int = 128
     temperature: float = 0.0  # greedy by default so answers reproduce
     seed: int = 0
@@ -187,6 +190,11 @@ def _validate(s: Settings) -> None:
         raise SettingsError(f"generator must be llama_cpp, openai or transformers, not {s.generator!r}")
     if s.fusion not in {"rrf", "dense", "bm25"}:
         raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
+    from rag.prompts import ANSWER_SYSTEMS  # light (no model code); here so the wording and the check agree
+
+    for name in ("answer_prompt", "multi_part_prompt"):
+        if getattr(s, name) not in ANSWER_SYSTEMS:
+            raise SettingsError(f"{name} must be one of {', '.join(ANSWER_SYSTEMS)}, not {getattr(s, name)!r}")
     if s.top_k < 1 or s.context_k < 1:
         raise SettingsError("top_k and context_k must be at least 1")
     if s.multi_part_documents < 0 or s.multi_part_passages < 1:

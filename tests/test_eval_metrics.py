@@ -25,6 +25,13 @@ def test_answer_metrics_squad_style():
     assert M.contains_answer("Rotherham and Sefton", ["Rotherham", "Calderdale"], ["Rotherham", "Calderdale"]) == 0.0
 
 
+def test_numbers_in_words_score_as_digits():
+    assert M.contains_answer("8 [1]", ["eight"]) == 1.0
+    assert M.exact_match("Twelve", ["12"]) == 1.0
+    assert M.contains_answer("80 cases", ["eight"]) == 0.0  # still whole tokens
+    assert M.normalize_answer("one of the two") == "one of 2"  # "one" is mostly a pronoun: left alone
+
+
 def test_alce_citation_recall_and_precision():
     quote_a = "All 272 cases on the council's have been closely examined."
     quote_b = "The head of the children's services in Haringey was sacked."

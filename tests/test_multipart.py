@@ -76,3 +76,39 @@ def test_pipeline_prompts_see_the_passages_citations_are_checked_against(seed_pi
         assert len({h.chunk.doc_id for h in group}) == 1
     assert {"000_3e02e4570786b062.txt", "002_0a90d2f0ffb6067a.txt"} <= {g[0].chunk.doc_id for g in multi.groups}
     assert set(multi.context) <= set(multi.hits)  # every passage the model saw is shown with the answer
+
+
+class _RecordingGenerator:
+    """Wraps the real tiny generator and keeps the system prompt of every call (which wording went out)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.systems: list[str] = []
+
+    def describe(self):
+        return self.inner.describe()
+
+    def generate(self, messages, params):
+        self.systems.append(messages[0].content)
+        return self.inner.generate(messages, params)
+
+    def stream(self, messages, params):
+        self.systems.append(messages[0].content)
+        return self.inner.stream(messages, params)
+
+
+def test_multi_part_prompts_use_their_own_wording(seed_pipeline, smollm2_path):
+    """answer_prompt words the single prompt; multi_part_prompt words each per-document prompt (a terse "2" per
+    document would lose which thing it answers)."""
+    from rag.generation.llama_cpp_backend import LlamaCppGenerator
+    from rag.prompts import ANSWER_SYSTEMS
+
+    recorder = _RecordingGenerator(LlamaCppGenerator(smollm2_path, n_ctx=2048))
+    pipeline = type(seed_pipeline)(seed_pipeline.settings.replace(answer_prompt="terse", multi_part_prompt="brief"),
+                                   embedder=seed_pipeline.embedder, generator=recorder, progress=False)
+    pipeline.ask("How many cases did Sheffield council examine after the Baby P case?")
+    assert recorder.systems == [ANSWER_SYSTEMS["terse"]]
+    recorder.systems.clear()
+    pipeline.ask("Sheffield appears in two of the reports: how many cases did its post-Baby P review examine, and "
+                 "what rating did Ofsted give it in 2019?")
+    assert len(recorder.systems) >= 2 and set(recorder.systems) == {ANSWER_SYSTEMS["brief"]}

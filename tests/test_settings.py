@@ -23,6 +23,8 @@ def test_bad_values_are_reported_specifically(tmp_path, monkeypatch):
     monkeypatch.delenv("RAG_TOP_K")
     with pytest.raises(SettingsError, match="generator must be"):
         load_settings({"generator": "gpt5"})
+    with pytest.raises(SettingsError, match="multi_part_prompt must be one of terse, brief, strict"):
+        load_settings({"multi_part_prompt": "chatty"})
     bad = tmp_path / "bad.toml"
     bad.write_text("nonsense = 1\n")
     with pytest.raises(SettingsError, match="unknown setting"):
