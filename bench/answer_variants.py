@@ -60,13 +60,14 @@ def main() -> None:
         cases = [c for c in dataset.cases if c.split == "tune" and not c.turns]
     pipeline = prepare_pipeline(settings, dataset, progress=False)
     variants = args.variants.split(",")
+    base = pipeline.settings  # the eval index's settings
 
     def answer(variant: str, prep):
         style = "terse" if variant == "terse" else "brief"
         pipeline_module.answer_messages = {"sandwich": sandwich_messages,
                                            "reversed": reversed_messages}.get(variant, answer_messages)
-        pipeline.settings = settings.replace(
-            answer_prompt=style, multi_part_prompt=style if args.parts_too else settings.multi_part_prompt)
+        pipeline.settings = base.replace(
+            answer_prompt=style, multi_part_prompt=style if args.parts_too else base.multi_part_prompt)
         timings = dict(prep.timings)
         raw = ""
         if prep.abstain_reason is None:
