@@ -54,6 +54,8 @@ def lexical_rankings(ids: list[int], corpus: list[list[str]], queries: list[list
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--index", type=Path, default=Path("/tmp/rag-bench/quoref-index"))
+    ap.add_argument("--prior-only", action="store_true",
+                    help="only the document prior (with the default BM25 and with k1 0.9, b 0.4)")
     args = ap.parse_args()
     held_out = {c.question for c in load_dataset(QUOREF, limit=300).cases}
     tune = [c for c in load_dataset(QUOREF).cases if c.question not in held_out and c.gold_docs]
@@ -66,6 +68,10 @@ def main() -> None:
     corpus = [bm25_tokens(index.chunks[i].text) or ["<empty>"] for i in ids]
     queries = [bm25_tokens(c.question) for c in tune]
     results = {}
+    if args.prior_only:
+        results.update(document_prior(index, ids, tune, dense, corpus, queries))
+        write_result("bm25_params_prior", {"tuning_questions": len(tune), "results": results})
+        return
     for k1, b, method in BM25_VARIANTS:
         lexical = lexical_rankings(ids, corpus, queries, k1, b, method, max(CANDIDATES))
         for candidates in CANDIDATES:
@@ -81,11 +87,12 @@ def main() -> None:
                 key = f"k1={k1} b={b} {method} candidates={candidates} rrf_k={rrf_k} bm25_weight={weight}"
                 results[key] = {"recall@5": round(r5 / len(tune), 4), "recall@10": round(r10 / len(tune), 4)}
                 print(key, results[key], flush=True)
-    results.update(document_prior(index, ids, tune, dense))
+    results.update(document_prior(index, ids, tune, dense, corpus, queries))
     write_result("bm25_params", {"tuning_questions": len(tune), "results": results})
 
 
-def document_prior(index, ids: list[int], tune: list, dense: list[list[int]]) -> dict:
+def document_prior(index, ids: list[int], tune: list, dense: list[list[int]], corpus: list[list[str]],
+                   queries: list[list[str]]) -> dict:
     import bm25s
 
     doc_of = {cid: index.chunks[cid].doc_id for cid in ids}
@@ -96,7 +103,8 @@ def document_prior(index, ids: list[int], tune: list, dense: list[list[int]]) ->
     model = bm25s.BM25()
     model.index([bm25_tokens(" ".join(texts[d])) or ["<empty>"] for d in doc_ids], show_progress=False)
     vocab = set(model.vocab_dict)
-    lexical = [[c for c, _ in index.bm25.search(case.question, 40)] for case in tune]
+    chunk_lexical = {"": [[c for c, _ in index.bm25.search(case.question, 40)] for case in tune],
+                     " (chunk BM25 k1 0.9 b 0.4)": lexical_rankings(ids, corpus, queries, 0.9, 0.4, "lucene", 40)}
     doc_ranks = []
     for case in tune:
         tokens = [t for t in bm25_tokens(case.question) if t in vocab]
@@ -107,7 +115,7 @@ def document_prior(index, ids: list[int], tune: list, dense: list[list[int]]) ->
     alone = np.mean([M.recall_at(sorted(ranks, key=ranks.get), gold, 10) for ranks, gold in zip(doc_ranks, gold_sets,
                                                                                                 strict=True)])
     out = {"document BM25 alone": {"recall@10": round(float(alone), 4)}}
-    for weight in (0.0, 1.0, 2.0, 3.0):
+    for (label, lexical), weight in ((item, w) for item in chunk_lexical.items() for w in (0.0, 1.0, 2.0, 3.0)):
         r5 = r10 = 0.0
         for d, lex, ranks, gold in zip(dense, lexical, doc_ranks, gold_sets, strict=True):
             fused = dict(reciprocal_rank_fusion([d[:40], lex], k=10, weights=[1.0, 3.0]))
@@ -118,7 +126,7 @@ def document_prior(index, ids: list[int], tune: list, dense: list[list[int]]) ->
             docs = list(dict.fromkeys(doc_of[cid] for cid in top))
             r5 += M.recall_at(docs, gold, 5)
             r10 += M.recall_at(docs, gold, 10)
-        key = f"default fusion + document prior weight {weight}"
+        key = f"default fusion + document prior weight {weight}{label}"
         out[key] = {"recall@5": round(r5 / len(tune), 4), "recall@10": round(r10 / len(tune), 4)}
         print(key, out[key], flush=True)
     return out
