@@ -19,15 +19,13 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUOREF, write_result  # noqa: E402
+from common import tuning_questions, write_result  # noqa: E402
 
 import rag.pipeline as pipeline_module  # noqa: E402
 from eval import metrics as M  # noqa: E402
-from eval.harness import load_dataset, prepare_pipeline  # noqa: E402
+from eval.harness import prepare_pipeline  # noqa: E402
 from rag.prompts import answer_messages  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-
-SEEDS = Path(__file__).resolve().parents[1] / "eval/datasets/seeds.jsonl"
 
 
 def reversed_messages(question, passages, style="brief", max_passage_chars=None):
@@ -51,13 +49,9 @@ def main() -> None:
     args = parser.parse_args()
 
     settings = load_settings()
+    dataset, cases = tuning_questions(args.dataset)
     if args.dataset == "quoref":
-        dataset = load_dataset(QUOREF)
-        reported = {c.id for c in load_dataset(QUOREF, limit=300).cases}
-        cases = random.Random(1).sample([c for c in dataset.cases if c.id not in reported], args.n)
-    else:
-        dataset = load_dataset(SEEDS)
-        cases = [c for c in dataset.cases if c.split == "tune" and not c.turns]
+        cases = random.Random(1).sample(cases, args.n)
     pipeline = prepare_pipeline(settings, dataset, progress=False)
     variants = args.variants.split(",")
     base = pipeline.settings  # the eval index's settings

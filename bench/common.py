@@ -13,7 +13,22 @@ import numpy as np
 
 RESULTS = Path(__file__).resolve().parent / "results"
 QUOREF = Path(__file__).resolve().parents[2] / "shared/datasets/quoref"
+SEEDS = Path(__file__).resolve().parents[1] / "eval/datasets/seeds.jsonl"
 PYDOCS = Path("/usr/share/doc/python3.11/html")
+
+
+def tuning_questions(which: str, keep=lambda case: True):
+    """The dataset and the questions answer-level tuning may look at: Quoref questions outside the fixed
+    300-question sample that `rag eval --limit 300` reports, or the single-turn seeds tune split (never the
+    heldout split). ``keep`` narrows them further."""
+    from eval.harness import load_dataset
+
+    if which == "quoref":
+        dataset = load_dataset(QUOREF)
+        reported = {c.id for c in load_dataset(QUOREF, limit=300).cases}
+        return dataset, [c for c in dataset.cases if c.id not in reported and keep(c)]
+    dataset = load_dataset(SEEDS)
+    return dataset, [c for c in dataset.cases if c.split == "tune" and not c.turns and keep(c)]
 
 
 def machine() -> dict[str, object]:

@@ -16,14 +16,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUOREF, write_result  # noqa: E402
+from common import tuning_questions, write_result  # noqa: E402
 
 from eval import metrics as M  # noqa: E402
-from eval.harness import load_dataset, prepare_pipeline  # noqa: E402
+from eval.harness import prepare_pipeline  # noqa: E402
 from rag.multipart import is_multi_part  # noqa: E402
 from rag.settings import load_settings  # noqa: E402
-
-SEEDS = Path(__file__).resolve().parents[1] / "eval/datasets/seeds.jsonl"
 
 
 def main() -> None:
@@ -33,14 +31,8 @@ def main() -> None:
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     settings = load_settings()
-    if args.dataset == "quoref":
-        dataset = load_dataset(QUOREF)
-        reported = {c.id for c in load_dataset(QUOREF, limit=300).cases}
-        pool = [c for c in dataset.cases if c.id not in reported and is_multi_part(c.question)]
-        cases = random.Random(2).sample(pool, args.n)
-    else:
-        dataset = load_dataset(SEEDS)
-        pool = cases = [c for c in dataset.cases if c.split == "tune" and not c.turns and is_multi_part(c.question)]
+    dataset, pool = tuning_questions(args.dataset, keep=lambda case: is_multi_part(case.question))
+    cases = random.Random(2).sample(pool, args.n) if args.dataset == "quoref" else pool
     pipeline = prepare_pipeline(settings, dataset, progress=False)
     params = pipeline._params()
     rows = []
