@@ -82,7 +82,7 @@ def main() -> None:
             prediction = "" if result.abstained else result.text
             row[variant] = {"prediction": prediction, "raw": result.raw_generation, "abstained": result.abstained,
                             "reason": result.abstain_reason,
-                            "contains": M.contains_answer(prediction, case.answers, case.all_answers)
+                            "contains": M.contains_answer(prediction, case.answers, case.items)
                             if case.answers else None,
                             "f1": M.token_f1(prediction, case.answers) if case.answers else None}
         rows.append(row)

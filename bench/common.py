@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import platform
-import subprocess
 import time
 from pathlib import Path
 
@@ -32,14 +31,11 @@ def tuning_questions(which: str, keep=lambda case: True):
 
 
 def machine() -> dict[str, object]:
-    model = ""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=False).stdout
-        model = next((line.split(":", 1)[1].strip() for line in out.splitlines() if line.startswith("Model name")), "")
-    except OSError:
-        pass
+    """The machine a result was measured on: CPU model and the flags that decide model speed (rag/machine.py)."""
+    from rag.machine import cpu_info
+
     mem_gib = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": model, "cores": os.cpu_count(), "memory_gib": round(mem_gib, 1), "python": platform.python_version()}
+    return {**cpu_info().to_dict(), "memory_gib": round(mem_gib, 1), "python": platform.python_version()}
 
 
 def load_average() -> list[float]:

@@ -44,7 +44,8 @@ def main() -> None:
             reply = pipeline.generator.generate(messages, params).text
             doc = group[0].chunk.doc_id
             parts.append({"doc": doc, "gold": doc in case.gold_docs, "best_score": max(h.score for h in group),
-                          "reply": reply, "has_answer": M.answers_found(reply, case.all_answers or case.answers)})
+                          "reply": reply,
+                          "has_answer": M.answers_found(reply, [i[0] for i in case.items] or case.answers, case.items)})
         rows.append({"id": case.id, "question": case.question, "answers": list(case.answers), "parts": parts})
         print(case.id, [(p["gold"], round(p["best_score"], 3), p["reply"][:40]) for p in parts], flush=True)
 

@@ -13,13 +13,11 @@ from typing import Protocol
 
 import numpy as np
 
+from rag.errors import EmbedderError
+
 log = logging.getLogger(__name__)
 
 BUNDLED = "bundled"
-
-
-class EmbedderError(RuntimeError):
-    pass
 
 
 def resolve_model_path(name: str = BUNDLED) -> Path:

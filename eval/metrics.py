@@ -66,18 +66,42 @@ def token_f1(prediction: str, answers: Sequence[str]) -> float:
     return best
 
 
-def contains_answer(prediction: str, answers: Sequence[str], all_answers: Sequence[str] = ()) -> float:
-    """1 if the normalised prediction contains a gold answer (all of ``all_answers`` when given)."""
-    if all_answers:
-        return float(len(answers_found(prediction, all_answers)) == len(all_answers))
+Items = Sequence[Sequence[str]]  # a list question's gold items, each with its aliases
+
+
+def contains_answer(prediction: str, answers: Sequence[str], items: Items = ()) -> float:
+    """1 if the normalised prediction contains a gold answer; for a list question (``items``), one alias of
+    every item."""
+    if items:
+        return float(list_completeness(prediction, items) == 1.0)
     return float(bool(answers_found(prediction, answers)))
 
 
-def answers_found(text: str, answers: Sequence[str]) -> list[str]:
+def list_completeness(prediction: str, items: Items) -> float:
+    """The share of a list question's gold items that the prediction gives (any alias of each)."""
+    if not items:
+        return 0.0
+    return sum(bool(_found(prediction, aliases)) for aliases in items) / len(items)
+
+
+def answers_found(text: str, answers: Sequence[str], items: Items = ()) -> list[str]:
     """The gold answers that occur in a text (normalised, whole words): which ones a prediction gives, or which
-    ones the passages shown to the model held."""
+    ones the passages shown to the model held. With ``items``, ``answers`` name the items (one name each) and an
+    item counts when any of its aliases occurs."""
+    if items:
+        return [name for name, aliases in zip(answers, items, strict=True) if _found(text, aliases)]
+    return _found(text, answers)
+
+
+def _found(text: str, answers: Sequence[str]) -> list[str]:
     t = f" {normalize_answer(text)} "
     return [a for a in answers if f" {normalize_answer(a)} " in t]
+
+
+def overlaps_any(span: tuple[str, int, int], gold: Sequence[tuple[str, int, int]]) -> bool:
+    """Does a cited (doc, start, end) span share at least one character with a gold evidence span?"""
+    doc, start, end = span
+    return any(doc == g_doc and start < g_end and g_start < end for g_doc, g_start, g_end in gold)
 
 
 # --- citations (ALCE) ----------------------------------------------------------------------------------

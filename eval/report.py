@@ -13,10 +13,15 @@ TOTAL_LABELS = [
     ("recall@1", "retrieval recall@1"), ("recall@5", "retrieval recall@5"), ("recall@10", "retrieval recall@10"),
     ("mrr", "MRR@10"), ("ndcg@10", "nDCG@10"),
     ("exact_match", "answer exact match"), ("token_f1", "answer token F1"), ("contains_answer", "contains answer"),
+    ("list_completeness", "list completeness (share of gold items given)"),
     ("cites_gold", "cites a gold document"), ("correct_and_cited", "correct and cites gold"),
+    ("evidence_precision", "citations on gold evidence"), ("cites_gold_evidence", "cites gold evidence"),
     ("citation_precision", "citation precision (ALCE)"), ("citation_recall", "citation recall (ALCE)"),
     ("abstention_recall", "abstention recall (unanswerable abstained)"),
     ("abstention_precision", "abstention precision"), ("false_abstention_rate", "answerable wrongly abstained"),
+    ("follow_up_correct_and_cited", "follow-ups correct and cited"),
+    ("paraphrase_consistency", "paraphrase consistency (every wording right)"),
+    ("paraphrase_groups", "paraphrase groups"), ("model_tokens_p50", "model tokens per answer p50"),
     ("latency_p50_s", "latency p50 (s)"), ("latency_p95_s", "latency p95 (s)"),
     ("prompt_tok_per_s", "prompt tokens/s"), ("gen_tok_per_s", "generated tokens/s"),
 ]
@@ -91,8 +96,10 @@ def markdown(results: dict[str, Any], plots: list[Path]) -> str:
         lines += [f"- {k}: {v}" for k, v in results["notes"].items()] + [""]
     if results.get("model"):
         lines += [f"Model: `{results['model'].get('model')}` ({results['model'].get('backend')})", ""]
-    lines += ["| metric | value |", "|---|---|"]
-    lines += [f"| {label} | {_fmt(t.get(key))} |" for key, label in TOTAL_LABELS if t.get(key) is not None]
+    splits = t.get("by_split") or {}
+    lines += ["| metric | all | " + " | ".join(splits) + " |", "|---|---|" + "---|" * len(splits)]
+    lines += [f"| {label} | {_fmt(t.get(key))} | " + " | ".join(_fmt(v.get(key)) for v in splits.values()) + " |"
+              for key, label in TOTAL_LABELS if t.get(key) is not None]
     lines += ["", "## By question type", ""]
     by_type = t["by_type"]
     cols = sorted({k for v in by_type.values() for k in v} - {"n"})

@@ -14,18 +14,29 @@ checks below turn a non-answer into an abstention. Each check targets a failure 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.citations import numbers, strip_markers, terms
+from rag.citations import numbers, question_weights, relevance, strip_markers, terms
 from rag.prompts import is_decline
-from rag.types import Citation
+from rag.question import (
+    ANSWER_CHECKS,
+    TYPE_HINTS,
+    expected_type,
+    has_type,
+    mentions,
+    name_groups,
+    name_tokens,
+    profile,
+)
+from rag.text import Span, split_sentences
+from rag.types import Citation, Hit
 
 # Only questions that ask for a name outright: "who" and "which committee" are often answered with a role or a
 # common noun ("the head of children's services", "the scrutiny committee").
 _ASKS_NAME = re.compile(r"\bname\b|\bcalled\b", re.IGNORECASE)
-_ASKS_NUMBER = re.compile(r"\bhow (many|much|long|old)\b|\bwhat (number|percentage|proportion)\b", re.IGNORECASE)
-_CAPITALISED = re.compile(r"\b[A-Z][a-zA-Z'’-]+")
+# A capitalised word, or a dotted acronym ("M.I.A.", "U.S.") that the word pattern would miss.
+_CAPITALISED = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z][a-zA-Z'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
 
 
@@ -51,7 +62,7 @@ class AnswerCheck:
         if _ASKS_NAME.search(question) and not _names(answer_text) - _names(question):
             return Verdict(False, "the question asks for a name and the answer gives none")
         answer_numbers = numbers(answer_text)
-        if _ASKS_NUMBER.search(question) and not answer_numbers:
+        if expected_type(question) == "number" and not answer_numbers:
             return Verdict(False, "the question asks for a number and the answer gives none")
         labels = {m.group(1) for text in sources for m in _SECTION_LABEL.finditer(text)}
         if answer_numbers and answer_numbers <= labels and not _used_as_quantity(answer_numbers, sources):
@@ -84,3 +95,122 @@ def _used_as_quantity(wanted: set[str], sources: Sequence[str]) -> bool:
             if wanted & numbers(body):
                 return True
     return False
+
+
+# --- constraints the question puts on the answer (rag/question.py) --------------------------------------------
+
+
+_TITLE_ASKED = re.compile(r"\b(?:headline|title|called|name of the (?:report|article|story))\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Mismatch:
+    """A reply that does not fit the question; ``keep`` says which evidence a retry may use (a passage and one of
+    its sentences), and ``hint`` is added to the question for the retry."""
+
+    kind: str
+    reason: str
+    keep: Callable[[Hit, str], bool]
+    hint: str = ""
+
+
+class ConstraintCheck:
+    def __init__(self, document_text: Callable[[str], str], checks: Sequence[str] = ANSWER_CHECKS,
+                 focus_ratio: float = 0.5):
+        self.document_text = document_text
+        self.checks = tuple(checks)
+        self.focus_ratio = focus_ratio
+        self._tokens: dict[str, set[str]] = {}
+
+    def check(self, question: str, answer_text: str, citations: Sequence[Citation], passages: Sequence[Hit], *,
+              multi_part: bool = False) -> Mismatch | None:
+        asked = profile(question)
+        text = strip_markers(answer_text)
+        if "title" in self.checks and not _TITLE_ASKED.search(question) and _is_a_title(text, passages):
+            return Mismatch("title", "the reply is a document's title, not an answer",
+                            keep=lambda hit, sentence: not _same_terms(sentence, hit.title))
+        wanted = asked.answer_type
+        if "type" in self.checks and wanted and not multi_part and not has_type(text, wanted):
+            return Mismatch("type", f"the question asks for a {wanted} and the answer gives none",
+                            keep=lambda hit, sentence: has_type(sentence, wanted), hint=TYPE_HINTS[wanted])
+        if "year" in self.checks and asked.years:
+            stated = set(_YEAR.findall(" ".join(c.quote for c in citations) + " " + text))
+            if stated and not stated & set(asked.years):
+                years = asked.years
+                return Mismatch("year", f"the question asks about {', '.join(years)}; the cited text states "
+                                f"{', '.join(sorted(stated))}",
+                                keep=lambda hit, sentence: any(y in sentence for y in years))
+        if "names" in self.checks and asked.names and citations:
+            cited = list(dict.fromkeys(c.doc_id for c in citations))
+            groups = name_groups(question)
+            missing = [g for g in groups if not any(self._holds(doc, g) for doc in cited)]
+            # A question about several things is answered part by part, each part from a document that names
+            # one of them (names_any); it only fails when no cited document names any of them.
+            if missing and (not multi_part or len(missing) == len(groups)):
+                said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
+                return Mismatch("names", f"the cited document never mentions {said}",
+                                keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
+        return None
+
+    def focus(self, question: str, citations: Sequence[Citation], passages: Sequence[Hit]) -> float:
+        """How much of the question the cited sentences hold (rag/citations.py, relevance), the best of them."""
+        weights = question_weights(question, [s.text for s in _sentences(passages)])
+        return max((relevance(weights, c.quote) for c in citations), default=0.0)
+
+    def off_focus(self, question: str, citations: Sequence[Citation], passages: Sequence[Hit]) -> Mismatch | None:
+        """Failure kind: near-fact pick. The cited sentence holds under ``focus_ratio`` of what the closest
+        sentence of the passages holds of the question: ask again on the close sentences (and keep whichever
+        answer is better grounded, rag/pipeline.py)."""
+        sentences = _sentences(passages)
+        weights = question_weights(question, [s.text for s in sentences])
+        best = max((relevance(weights, s.text) for s in sentences), default=0.0)
+        mine = max((relevance(weights, c.quote) for c in citations), default=0.0)
+        if best <= 0 or mine >= self.focus_ratio * best:
+            return None
+        floor = self.focus_ratio * best
+        return Mismatch("focus", f"the cited sentence holds {mine:.2f} of the question, the closest {best:.2f}",
+                        keep=lambda hit, sentence: relevance(weights, sentence) >= floor)
+
+    def names_apart(self, question: str, passages: Sequence[Hit]) -> bool:
+        """Does the question give names that no one of the passages' documents holds together, while the
+        documents between them hold all ("which temporary staff did Sheffield and Sefton rely on")? Such a
+        question is about several things, each answered by its own document."""
+        names = profile(question).names
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in passages))
+        if len(names) < 2 or len(docs) < 2:
+            return False
+        held = [{n for n in names if self._mentions(doc, n)} for doc in docs]
+        return not any(len(h) == len(names) for h in held) and set().union(*held) == set(names)
+
+    def names_any(self, doc_id: str, question: str) -> bool:
+        """Does the document name any of the names the question gives (true when the question gives none)?"""
+        names = profile(question).names
+        return not names or any(self._mentions(doc_id, n) for n in names)
+
+    def _holds(self, doc_id: str, group: tuple[tuple[str, ...], ...]) -> bool:
+        return any(all(self._mentions(doc_id, n) for n in alternative) for alternative in group)
+
+    def _mentions(self, doc_id: str, name: str) -> bool:
+        if doc_id not in self._tokens:
+            try:
+                text = self.document_text(doc_id)
+            except KeyError:
+                text = ""
+            self._tokens[doc_id] = name_tokens(text)
+        return mentions(self._tokens[doc_id], name)
+
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+
+
+def _sentences(passages: Sequence[Hit]) -> list[Span]:
+    return [s for h in passages for s in split_sentences(h.chunk.text, offset=h.chunk.start)]
+
+
+def _same_terms(text: str, title: str) -> bool:
+    a, b = terms(text), terms(title)
+    return bool(a) and bool(b) and len(a & b) >= 0.8 * len(a) and len(a & b) >= 0.6 * len(b)
+
+
+def _is_a_title(text: str, passages: Sequence[Hit]) -> bool:
+    return any(_same_terms(text, title) for title in {h.title for h in passages})

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rag.errors import BatchError, RagError, user_message
 from rag.parallel import make_executor
 from rag.pipeline import RagPipeline
 from rag.progress import progress_bar
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".jsonl", ".csv")
 CSV_COLUMNS = ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error"]
-
-
-class BatchError(ValueError):
-    """A batch input or output that cannot be used at all (bad format, unreadable file)."""
 
 
 @dataclass(frozen=True)
@@ -200,7 +197,10 @@ def answer_row(pipeline: RagPipeline, item: BatchItem, *, retrieve_only: bool) -
                 {"n": n, "doc": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id, "score": round(h.score, 6),
                  "text": h.chunk.text} for n, h in enumerate(hits, start=1)]}
         return {**base, **pipeline.ask(item.question).to_json()}
-    except Exception as exc:  # one failing question must not stop a run of thousands
+    except RagError as exc:  # bad input (an empty or overlong question): one line in the log and the row
+        log.warning("question %s: %s", item.id, exc)
+        return {**base, "question": item.question, "error": user_message(exc)}
+    except Exception as exc:  # a bug; one failing question must not stop a run of thousands
         log.exception("question %s failed", item.id)
         return {**base, "question": item.question, "error": f"{type(exc).__name__}: {exc}"}
 

@@ -9,6 +9,7 @@ when extractive fallback is on.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,8 +93,10 @@ def evidence_spans(passages: Sequence[Hit]) -> list[Evidence]:
 
 class CitationChecker:
     def __init__(self, embedder: Embedder, *, min_support: float = 0.5, lexical_weight: float = 0.6,
-                 full_coverage: float = 0.8):
+                 full_coverage: float = 0.8, relevance_margin: float = 0.0):
         self.embedder = embedder
+        # Spans within this much of the best support compete on question relevance (0: the best support wins).
+        self.relevance_margin = relevance_margin
         self.full_coverage = full_coverage  # lexical coverage below which clause-level citations are tried
         self.min_support = min_support
         self.lexical_weight = lexical_weight
@@ -123,9 +126,10 @@ class CitationChecker:
         vectors = self.embedder.encode(queries + [e.text for e in spans])
         q_vecs, e_vecs = vectors[: len(queries)], vectors[len(queries) :]
         semantic = np.clip(q_vecs @ e_vecs.T, 0.0, 1.0)
+        relevance = _question_relevance(question, spans)
         results = []
         for i, sentence in enumerate(sentences):
-            best: SentenceSupport | None = None
+            scored: list[SentenceSupport] = []
             single_lex: dict[tuple[int, int], float] = {}
             for j, span in enumerate(spans):
                 lex = self.lexical_support(sentence, span.text, question)
@@ -139,16 +143,28 @@ class CitationChecker:
                 combined = self.lexical_weight * lex + (1 - self.lexical_weight) * sem
                 if lex <= 0.2:  # no lexical grounding (or a missing number): similarity alone cannot support
                     combined = min(combined, lex)
-                # Ties (e.g. several spans capped for a missing number) go to the closest in meaning.
-                if best is None or combined > best.support + 1e-9 or (
-                        abs(combined - best.support) <= 1e-9 and sem > best.semantic):
-                    best = SentenceSupport(sentence, span, combined, lex, sem)
-            results.append(best)  # type: ignore[arg-type]
+                scored.append(SentenceSupport(sentence, span, combined, lex, sem))
+            results.append(self._best(scored, relevance))
         return results
 
+    def _best(self, scored: list[SentenceSupport], relevance: dict[tuple[int, int], float]) -> SentenceSupport:
+        """The span a sentence cites. Spans about as supportive as the best (a short answer such as "Good" is
+        contained in many sentences) are told apart by how much of the question they hold, rarest terms
+        weighing most; remaining ties go to the closest in meaning."""
+        best = max(scored, key=lambda c: (c.support, c.semantic))
+        if self.relevance_margin <= 0:
+            return best
+        floor = max(best.support - self.relevance_margin, self.min_support) if best.support >= self.min_support \
+            else best.support
+        close = [c for c in scored if c.support >= floor - 1e-9]
+        return max(close, key=lambda c: (round(relevance.get((c.evidence.start, c.evidence.end), 0.0), 6),
+                                         round(c.support, 9), c.semantic))
+
     def attach(self, answer_text: str, passages: Sequence[Hit], question: str = "", *,
-               extractive_fallback: bool = False) -> tuple[str, list[AnswerSentence], list[Citation], list[str]]:
-        """Returns (cited answer text, sentences, citations, unsupported sentences that were dropped)."""
+               extractive_fallback: bool = False,
+               joiner: str = " ") -> tuple[str, list[AnswerSentence], list[Citation], list[str]]:
+        """Returns (cited answer text, sentences, citations, unsupported sentences that were dropped). The kept
+        sentences are joined with ``joiner`` ("; " for the items of a list)."""
         clean = strip_markers(answer_text)
         sentences = [s.text for s in split_sentences(clean)]
         supports = self.score(sentences, passages, question)
@@ -192,7 +208,11 @@ class CitationChecker:
                     ns.append(by_span[key])
             support = min(g.support for g in grounds)
             out_sentences.append(AnswerSentence(text, tuple(ns), True, round(support, 4)))
-        cited = " ".join(_with_marker(s.text, s.citation_ns) for s in out_sentences)
+        if joiner != " ":
+            cited = joiner.join(_with_marker(s.text.rstrip("."), s.citation_ns) for s in out_sentences)
+            cited += "." if cited else ""
+        else:
+            cited = " ".join(_with_marker(s.text, s.citation_ns) for s in out_sentences)
         return cited, out_sentences, citations, dropped
 
     def _clause_supports(self, sentence: str, passages: Sequence[Hit], question: str) -> list[SentenceSupport]:
@@ -202,6 +222,26 @@ class CitationChecker:
         if len(clauses) < 2:
             return []
         return self.score(clauses, passages, question)
+
+
+def question_weights(question: str, texts: Sequence[str]) -> dict[str, float]:
+    """The question's content terms, each weighted by how rare it is among ``texts`` (log(1 + texts / texts
+    holding it)); terms no text holds weigh nothing."""
+    wanted = terms(question)
+    held = [terms(t) & wanted for t in texts]
+    df = {t: sum(t in h for h in held) for t in wanted}
+    return {t: math.log(1 + len(held) / df[t]) if df[t] else 0.0 for t in wanted}
+
+
+def relevance(weights: dict[str, float], text: str) -> float:
+    """The weighted share of the question's terms that ``text`` holds: which sentence is about what was asked."""
+    total = sum(weights.values())
+    return sum(w for t, w in weights.items() if t in terms(text)) / total if total else 0.0
+
+
+def _question_relevance(question: str, spans: Sequence[Evidence]) -> dict[tuple[int, int], float]:
+    weights = question_weights(question, [e.text for e in spans])
+    return {(e.start, e.end): relevance(weights, e.text) for e in spans}
 
 
 def _join_clauses(clauses: list[str]) -> str:

@@ -13,18 +13,15 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from eval.harness import DatasetError
-from rag.batch import BatchError
-from rag.generation import GeneratorError
-from rag.index import IndexError_
-from rag.loaders import LoadError
+from rag.errors import DatasetError, RagError, user_message
 from rag.pipeline import RagPipeline
-from rag.settings import Settings, SettingsError, load_settings
-from rag.stores.base import StoreError
+from rag.settings import Settings, config_file_path, load_settings
 from rag.types import Answer
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: rich would otherwise break long lines (index paths) at 80 columns when output is piped, so a
+# path could not be copied and scripts could not match the summary line.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
 
@@ -92,10 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("eval", help="score retrieval, answers, citations and abstention on a labelled set")
     p.add_argument("dataset", type=Path, nargs="?", help="JSONL question file or BEIR folder")
     p.add_argument("--limit", type=int, default=0, help="a fixed random sample of N questions")
+    p.add_argument("--outside-sample", type=int, default=0, metavar="N",
+                   help="leave out the questions of the --limit N report sample (for tuning runs)")
     p.add_argument("--retrieve-only", action="store_true", help="score retrieval only (no generation)")
     p.add_argument("--out", type=Path, help="report folder (default: eval-runs/NAME-TIMESTAMP)")
     p.add_argument("--docs", type=Path, help="documents folder for a JSONL dataset (default: the seeds)")
-    p.add_argument("--split", default="", help="only questions of this split (e.g. tune, heldout)")
+    p.add_argument("--split", default="", help="only questions of this split (tune or locked)")
     p.add_argument("--check", type=Path, metavar="THRESHOLDS", help="JSON of minimum totals; exit 1 if below")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two runs")
     _add_common(p)
@@ -115,6 +114,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("prepare-model", help="assemble and verify the bundled default model")
     _add_common(p)
+
+    p = sub.add_parser("info", help="this machine's CPU, the model and its speed here, the index and settings",
+                       description="Examples:\n  rag info\n  rag info --speed    # measure the model's tokens/s "
+                       "here (about 20 s)\n  rag info --json", formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--speed", action="store_true", help="measure the generator's tokens/s on this machine now")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    _add_common(p)
+    _add_generation(p)
     return parser
 
 
@@ -199,6 +206,16 @@ def _stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple
     for event in pipeline.ask_stream(question, history):
         if event.kind == "rewrite":
             console.print(f"[dim]Standalone question: {escape(event.text)}[/]")
+        elif event.kind == "evidence" and event.passages:
+            console.print("[dim]Evidence (the answer follows):[/]")
+            for hit in event.passages:
+                console.print(f"  [cyan]{escape(hit.chunk.doc_id)}[/] [dim](chars {hit.chunk.start}-"
+                              f"{hit.chunk.end})[/] [italic]\"{escape(' '.join(hit.chunk.text.split()))}\"[/]")
+        elif event.kind == "retry":
+            if streamed:
+                console.print()
+            console.print(f"[dim]Draft set aside: {escape(event.text)}. Asking again on the sentences that fit.[/]")
+            streamed = False
         elif event.kind == "token":
             if not streamed:
                 console.print("[dim]Draft:[/] ", end="")
@@ -230,8 +247,8 @@ def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
             continue
         try:
             answer = _stream_to_console(pipeline, question, history)
-        except ValueError as exc:
-            err_console.print(f"[red]{escape(str(exc))}[/]")
+        except RagError as exc:
+            err_console.print(f"[red]{escape(user_message(exc))}[/]")
             continue
         if answer is not None:
             history.append((answer.standalone_question or question, answer.text))
@@ -258,10 +275,11 @@ def cmd_eval(pipeline: RagPipeline, args: argparse.Namespace) -> int:
         console.print(compare(*args.compare), markup=False, highlight=False)
         return EXIT_OK
     if args.dataset is None:
-        raise ValueError("give a DATASET (JSONL file or BEIR folder), or --compare A B")
+        raise DatasetError("give a DATASET (JSONL file or BEIR folder), or --compare A B")
     name = args.dataset.stem if args.dataset.is_file() else args.dataset.name
     out = args.out or Path("eval-runs") / f"{name}-{time.strftime('%Y%m%d-%H%M%S')}"
-    results = run_eval(pipeline.settings, args.dataset, limit=args.limit, retrieve_only=args.retrieve_only,
+    results = run_eval(pipeline.settings, args.dataset, limit=args.limit, outside_sample=args.outside_sample,
+                       retrieve_only=args.retrieve_only,
                        out_dir=out, docs_dir=args.docs, split=args.split, base=pipeline,
                        progress=not args.quiet)
     table = Table("metric", "value")
@@ -306,6 +324,50 @@ def cmd_prepare_model(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_info(pipeline: RagPipeline, args: argparse.Namespace) -> int:
+    from rag.index import IndexMissingError
+    from rag.machine import cpu_info, folder_bytes, measure_speed, save_speed, saved_speed
+
+    s = pipeline.settings
+    cpu = cpu_info()
+    model = pipeline.generator.describe()
+    speed = saved_speed(s.model_cache_dir, str(model.get("model", "")), cpu)
+    if args.speed:
+        speed = measure_speed(pipeline.generator, cpu)
+        save_speed(s.model_cache_dir, speed)
+    try:
+        index = pipeline.index
+        index_info: dict[str, object] = {
+            "dir": str(s.index_dir), "snapshot": index.generation, "documents": len(index.documents),
+            "chunks": len(index.chunks), "bytes": folder_bytes(s.index_dir)}
+    except IndexMissingError:
+        index_info = {"dir": str(s.index_dir), "snapshot": None, "documents": 0, "chunks": 0, "bytes": 0}
+    config = Path(args.config) if args.config else config_file_path()
+    info = {"machine": cpu.to_dict(), "generator": model, "speed": speed.to_dict() if speed else None,
+            "index": index_info, "settings_file": str(config) if config else None}
+    if args.json:
+        print(json.dumps(info, indent=2))
+        return EXIT_OK
+    console.print(f"[bold]CPU[/]       {escape(cpu.model)}, {cpu.cores} cores; "
+                  f"{escape(', '.join(cpu.flags) or 'none of AVX2/AVX-512/VNNI/AMX')}"
+                  + ("" if cpu.has_vnni else " [yellow](no VNNI: expect a slower model)[/]"))
+    console.print(f"[bold]Model[/]     {escape(str(model.get('path') or model.get('model', '')))} "
+                  f"[dim]({escape(str(model.get('backend', '')))})[/]")
+    if speed:
+        console.print(f"[bold]Speed[/]     {speed.prompt_tokens_per_s} prompt tokens/s, "
+                      f"{speed.generated_tokens_per_s} generated tokens/s [dim](measured {speed.measured_at})[/]")
+    else:
+        console.print("[bold]Speed[/]     not measured on this machine yet: rag info --speed")
+    if index_info["snapshot"]:
+        console.print(f"[bold]Index[/]     {escape(str(s.index_dir))}: snapshot {index_info['snapshot']}, "
+                      f"{index_info['documents']} documents, {index_info['chunks']} chunks, "
+                      f"{int(index_info['bytes']) / 1e6:.1f} MB")
+    else:
+        console.print(f"[bold]Index[/]     none yet at {escape(str(s.index_dir))}: rag index PATH")
+    console.print(f"[bold]Settings[/]  {escape(str(config)) if config else 'defaults (no settings file)'}")
+    return EXIT_OK
+
+
 def cmd_serve(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     from ui.app import launch, parse_auth
 
@@ -320,11 +382,8 @@ def cmd_serve(pipeline: RagPipeline, args: argparse.Namespace) -> int:
 
 
 COMMANDS = {"batch": cmd_batch, "eval": cmd_eval, "index": cmd_index, "search": cmd_search, "ask": cmd_ask,
-            "chat": cmd_chat, "docs": cmd_docs, "prepare-model": cmd_prepare_model,
+            "chat": cmd_chat, "docs": cmd_docs, "prepare-model": cmd_prepare_model, "info": cmd_info,
             "serve": cmd_serve}
-# Errors we expect from bad input or setup: reported as one clear line, never a traceback.
-USER_ERRORS = (BatchError, DatasetError, SettingsError, IndexError_, StoreError, GeneratorError, LoadError,
-               ValueError, KeyError)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -338,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
         settings = _settings(args)
         pipeline = RagPipeline(settings, progress=_progress(args))
         return COMMANDS[args.command](pipeline, args)
-    except USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+    except RagError as exc:  # bad input or setup: one clear line; anything else is a bug and keeps its traceback
+        message = user_message(exc)
         # soft_wrap: one line even when stderr is a pipe or a log file (rich would wrap at 80 columns).
         err_console.print(f"[bold red]error:[/] {escape(str(message))}", soft_wrap=True, highlight=False)
         return EXIT_ERROR

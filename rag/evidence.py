@@ -9,7 +9,7 @@ document, so citations attach to excerpts exactly as they do to whole passages.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 import numpy as np
@@ -27,14 +27,19 @@ class EvidenceSelector:
         self.window = window
         self.lexical_weight = lexical_weight
 
-    def select(self, question: str, passages: Sequence[Hit]) -> list[Hit]:
-        """Excerpts of ``passages`` (in passage order, then document order), each a Hit over a sub-span."""
+    def select(self, question: str, passages: Sequence[Hit],
+               keep: Callable[[Hit, str], bool] | None = None) -> list[Hit]:
+        """Excerpts of ``passages`` (in passage order, then document order), each a Hit over a sub-span. With
+        ``keep``, only sentences it accepts are chosen (their neighbours still come along), and no sentence
+        accepted means no excerpt."""
         sentences: list[tuple[int, int]] = []  # (passage index, sentence index)
         spans_by_passage = []
         for p, hit in enumerate(passages):
             spans = split_sentences(hit.chunk.text, offset=hit.chunk.start)
             spans_by_passage.append(spans)
-            sentences.extend((p, i) for i in range(len(spans)))
+            sentences.extend((p, i) for i, span in enumerate(spans) if keep is None or keep(hit, span.text))
+        if keep is not None and not sentences:
+            return []
         if not sentences or self.max_sentences <= 0:
             return list(passages)
         texts = [spans_by_passage[p][i].text for p, i in sentences]

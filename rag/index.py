@@ -34,6 +34,7 @@ import numpy as np
 from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
 from rag.chunker import SentenceChunker
+from rag.errors import DocumentNotFoundError, IndexError_
 from rag.loaders import LoadError, LoadLimits, SkippedFile, discover_files
 from rag.parallel import SerialExecutor, embed_texts, load_documents, make_executor
 from rag.progress import progress_bar
@@ -79,10 +80,6 @@ CREATE TABLE IF NOT EXISTS file_stats (
 # A file whose size and mtime match what was recorded is not read again on re-index. Like git's racy check, a
 # file modified within this margin of when it was stat'ed is always re-read (mtime may not have ticked).
 RACY_MARGIN_NS = 2_000_000_000
-
-
-class IndexError_(RuntimeError):
-    """Base for index problems; messages are meant for the user."""
 
 
 class IndexLockedError(IndexError_):
@@ -574,7 +571,7 @@ class Indexer:
             deleted |= {d for d in remove_ids if d in existing}
             missing = sorted(d for d in remove_ids if d not in existing)
             if missing:
-                raise KeyError(f"not in the index: {', '.join(missing)}")
+                raise DocumentNotFoundError(f"not in the index: {', '.join(missing)}; see the ids with: rag docs")
             report.removed.extend(sorted(deleted))
 
             replaced = deleted | {d.doc_id for d, _ in to_index}

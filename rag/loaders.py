@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.errors import LoadError
 from rag.text import normalize_text
 from rag.types import Document
 
@@ -36,15 +37,6 @@ def safe_str(value: object) -> str:
         return text
     except UnicodeEncodeError:
         return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
-
-
-class LoadError(Exception):
-    """A file that cannot be turned into a document; the message says why, specifically."""
-
-    def __init__(self, path: Path | str, reason: str):
-        super().__init__(f"{safe_str(path)}: {reason}")
-        self.path = safe_str(path)
-        self.reason = reason
 
 
 @dataclass(frozen=True)

@@ -62,3 +62,19 @@ def join_replies(replies: Sequence[str]) -> str:
     if not kept:
         return replies[0] if replies else ""
     return " ".join(kept)
+
+
+def merge_items(first: str, more: str) -> str:
+    """A first answer with the lines of a second listing that name something it does not (by content terms)."""
+    from rag.citations import terms
+
+    have = terms(first)
+    added = []
+    for line in more.splitlines():
+        new = terms(line) - have
+        if new and not is_decline(line):
+            added.append(line)
+            have |= terms(line)
+    if not added:
+        return first
+    return "\n".join([first.strip(), *added])

@@ -16,6 +16,7 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
+from rag.errors import ClusterError
 from rag.loaders import LoadError, LoadLimits, load_document
 from rag.types import Document
 
@@ -71,7 +72,7 @@ class RayExecutor:
         try:
             import ray
         except ImportError as exc:
-            raise RuntimeError("--ray needs Ray installed: pip install 'rag-seeds[ray]'") from exc
+            raise ClusterError("--ray needs Ray installed: pip install 'rag-seeds[ray]'") from exc
         self._ray = ray
         if not ray.is_initialized():
             root = str(Path(__file__).resolve().parent.parent)
@@ -159,7 +160,7 @@ def _init_embedder(name: str, batch_size: int, fingerprint: str, backend: str = 
 
     embedder = SentenceTransformerEmbedder(name, batch_size, backend)
     if embedder.fingerprint != fingerprint:
-        raise RuntimeError(f"this worker's embedder {embedder.fingerprint} differs from the indexer's {fingerprint}")
+        raise ClusterError(f"this worker's embedder {embedder.fingerprint} differs from the indexer's {fingerprint}")
     _worker_embedder = embedder
 
 

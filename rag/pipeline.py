@@ -5,6 +5,7 @@ CLI, batch runner, UI and eval harness are thin front ends over ``RagPipeline``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -14,16 +15,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
-from rag.answer_check import AnswerCheck
+from rag.answer_check import AnswerCheck, ConstraintCheck, Mismatch
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker
+from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
 from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
-from rag.multipart import is_multi_part, join_replies, per_document_passages
-from rag.prompts import answer_messages, rewrite_messages
+from rag.multipart import is_multi_part, join_replies, merge_items, per_document_passages
+from rag.prompts import answer_messages, list_lines, rewrite_messages
+from rag.question import invented_terms, topic_of, wants_list
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
 from rag.stores.factory import StoreConfig
@@ -36,7 +39,9 @@ ABSTAIN_TEXT = "The documents don't say."
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """What ``ask_stream`` yields: 'rewrite' (standalone question), 'passages', 'token', then 'answer'."""
+    """What ``ask_stream`` yields: 'rewrite' (standalone question), 'passages', 'evidence' (the sentences of the
+    passages closest to the question, as excerpts, shown until the answer replaces them), 'token', then 'answer';
+    a 'retry' (its text the reason) between two drafts when the first did not fit the question."""
 
     kind: str
     text: str = ""
@@ -51,9 +56,12 @@ class _Prepared:
     hits: tuple[Hit, ...]  # shown with the answer: the top_k, plus any context passage ranked below them
     context: tuple[Hit, ...]  # every passage the generator sees (citations are checked against these)
     groups: tuple[tuple[Hit, ...], ...]  # one prompt per group: (context,), or one group per document
-    multi_part: bool  # asked per document: the groups get settings.multi_part_prompt
+    multi_part: bool  # asked per document
     abstain_reason: str | None
     timings: dict[str, float]
+    style: str  # the answer prompt wording (rag/prompts.py)
+    ranked: tuple[Hit, ...] = ()  # the whole fused ranking (candidates deep): where a retry looks for evidence
+    hint: str = ""  # added to the question in the prompt (a retry's answer type)
 
 
 class RagPipeline:
@@ -65,6 +73,8 @@ class RagPipeline:
         self._generator = generator
         self._index: DocumentIndex | None = None
         self._index_generation: str | None = None
+        self._constraints: ConstraintCheck | None = None
+        self._constraints_index: DocumentIndex | None = None
         self._lock = threading.RLock()
 
     # -- components, loaded lazily and once ---------------------------------------------------------
@@ -120,7 +130,8 @@ class RagPipeline:
 
     @property
     def checker(self) -> CitationChecker:
-        return CitationChecker(self.embedder, min_support=self.settings.min_support)
+        return CitationChecker(self.embedder, min_support=self.settings.min_support,
+                               relevance_margin=self.settings.citation_relevance_margin)
 
     # -- indexing -----------------------------------------------------------------------------------
 
@@ -143,24 +154,44 @@ class RagPipeline:
         """The question stripped, or ValueError with a message the user can act on."""
         question = question.strip()
         if not question:
-            raise ValueError("the question is empty")
+            raise QuestionError("the question is empty; type a question")
         limit = self.settings.max_question_chars
         if len(question) > limit:
-            raise ValueError(f"the question is {len(question):,} characters, over the {limit:,}-character limit "
+            raise QuestionError(f"the question is {len(question):,} characters, over the {limit:,}-character limit "
                              "(setting max_question_chars); ask something shorter")
         return question
 
     def search(self, query: str, k: int | None = None) -> list[Hit]:
         return self.retriever.search(self.check_question(query), k or self.settings.top_k)
 
-    def rewrite(self, question: str, history: Sequence[tuple[str, str]]) -> str:
-        """Turn a follow-up into a standalone question using the conversation so far."""
+    def rewrite(self, question: str, history: Sequence[tuple[str, str]],
+                timings: dict[str, float] | None = None) -> str:
+        """Turn a follow-up into a standalone question using the conversation so far. With
+        settings.check_rewrite, a rewrite that brings in a name, year or number the conversation never
+        mentioned (a council swapped for another, "the inspection before that" turned into a year) is asked
+        for once more, told to use only the conversation's names, and failing that the follow-up is asked with
+        the previous question beside it."""
         if not history:
             return question
+        text = self._rewrite_once(question, history, strict=False, timings=timings)
+        if not self.settings.check_rewrite:
+            return text or question
+        invented = invented_terms(text, question, history)
+        if not invented:
+            return text or question
+        log.info("rewrite %r brings in %s, not in the conversation: asking again", text, ", ".join(invented))
+        text = self._rewrite_once(question, history, strict=True, timings=timings)
+        if text and not invented_terms(text, question, history):
+            return text
+        return f"{question} ({topic_of(history[-1][0])})"
+
+    def _rewrite_once(self, question: str, history: Sequence[tuple[str, str]], *, strict: bool,
+                      timings: dict[str, float] | None) -> str:
         params = GenerationParams(max_tokens=64, temperature=0.0, seed=self.settings.seed, stop=("\n",))
-        text = self.generator.generate(rewrite_messages(question, history), params).text.strip()
-        text = text.strip().strip('"').strip()
-        return text or question
+        gen = self.generator.generate(rewrite_messages(question, history, strict=strict), params)
+        if timings is not None:
+            timings["rewrite_tokens"] = timings.get("rewrite_tokens", 0) + gen.prompt_tokens + gen.completion_tokens
+        return gen.text.strip().strip('"').strip()
 
     def _prepare(self, question: str, history: Sequence[tuple[str, str]]) -> _Prepared:
         timings: dict[str, float] = {}
@@ -169,20 +200,26 @@ class RagPipeline:
         query = question
         if history:
             started = time.perf_counter()
-            standalone = self.rewrite(question, history)
+            standalone = self.rewrite(question, history, timings)
             query = standalone
             timings["rewrite_s"] = time.perf_counter() - started
         s = self.settings
-        multi_part = s.multi_part_documents > 0 and is_multi_part(query)
-        depth = max(s.top_k, s.context_k, s.candidates if multi_part else 0)
         started = time.perf_counter()
-        found, best = self.retriever.search_with_relevance(query, depth)
-        hits = tuple(found)
+        found, relevance = self.retriever.search_with_relevance(query, max(s.top_k, s.context_k, s.candidates))
         timings["retrieve_s"] = time.perf_counter() - started
+        multi_part = s.multi_part_documents > 0 and (
+            is_multi_part(query) or ("names" in s.answer_check_list
+                                     and self.constraints.names_apart(query, found[: s.context_k])))
+        hits = tuple(found[: max(s.top_k, s.context_k, s.candidates if multi_part else 0)])
         context = hits[: s.context_k]
         if multi_part and hits:
             groups = tuple(per_document_passages(hits, from_top=s.context_k, max_documents=s.multi_part_documents,
                                                  per_document=s.multi_part_passages))
+            if "names" in s.answer_check_list:
+                # A document that names nothing the question names answers no part of it (a third document
+                # otherwise adds an off-target part): ask only the documents that do, when any does.
+                named = tuple(g for g in groups if self.constraints.names_any(g[0].chunk.doc_id, query))
+                groups = named or groups
             context = tuple(h for group in groups for h in group)
         else:
             # Evidence selection (off by default) applies to the single prompt; it is set after selection so the
@@ -197,13 +234,17 @@ class RagPipeline:
         reason = None
         if not hits:
             reason = "nothing in the index matches the question"
-        else:
-            if best < self.settings.min_retrieval_score:
-                reason = (f"no passage is relevant enough (best similarity {best:.2f} < "
-                          f"{self.settings.min_retrieval_score:.2f})")
+        elif relevance.dense < s.min_retrieval_score and not (s.relevance_by_names and relevance.names_found):
+            # Exact lexical evidence (a passage holding every name the question gives, an acronym say) vouches
+            # for a passage that the embedding scores low.
+            reason = (f"no passage is relevant enough (best similarity {relevance.dense:.2f} < "
+                      f"{s.min_retrieval_score:.2f})")
         shown = hits[: s.top_k]
         shown += tuple(h for h in context if h not in shown)
-        return _Prepared(question, standalone, shown, context, groups, multi_part and bool(hits), reason, timings)
+        multi_part = multi_part and bool(hits)
+        style = s.multi_part_prompt if multi_part else s.answer_prompt
+        return _Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
+                         ranked=tuple(found))
 
     def _messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
@@ -221,7 +262,7 @@ class RagPipeline:
             if used <= budget:
                 return messages
             if limit <= 100:
-                raise ValueError(f"the question does not fit the model's context window ({used} prompt tokens, "
+                raise QuestionError(f"the question does not fit the model's context window ({used} prompt tokens, "
                                  f"{budget} available with n_ctx {self.settings.n_ctx}); ask something shorter")
             limit //= 2
             log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
@@ -237,8 +278,10 @@ class RagPipeline:
             return self._abstain(prep, prep.abstain_reason, raw, timings, model)
         question = prep.standalone or prep.question
         started = time.perf_counter()
+        listed = prep.style == "list"
         text, sentences, citations, dropped = self.checker.attach(
-            raw, prep.context, question, extractive_fallback=self.settings.extractive_fallback)
+            list_lines(raw) if listed else raw, prep.context, question,
+            extractive_fallback=self.settings.extractive_fallback, joiner="; " if listed else " ")
         timings["cite_s"] = time.perf_counter() - started
         verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in prep.context])
         if not verdict.answers:
@@ -258,8 +301,10 @@ class RagPipeline:
         """Runs the generator once per passage group; yields reply text as it comes when streaming (nothing
         otherwise), records timings, and returns the reply (the per-document replies joined)."""
         question = prep.standalone or prep.question
+        if prep.hint:
+            question = f"{question} ({prep.hint})"
         params = self._params()
-        style = self.settings.multi_part_prompt if prep.multi_part else self.settings.answer_prompt
+        style = prep.style
         replies: list[str] = []
         totals = {"generate_s": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "prompt_eval_s": 0.0,
                   "prompt_eval_tokens": 0, "eval_s": 0.0, "eval_tokens": 0}
@@ -287,12 +332,12 @@ class RagPipeline:
             totals["prompt_eval_tokens"] += gen.prompt_eval_tokens or 0
             totals["eval_s"] += gen.eval_seconds or 0.0
             totals["eval_tokens"] += gen.eval_tokens or 0
-        timings["generate_s"] = totals["generate_s"]
+        timings["generate_s"] = timings.get("generate_s", 0.0) + totals["generate_s"]
         if len(prep.groups) > 1:
             timings["answer_parts"] = len(prep.groups)
         if not stream:
-            timings["prompt_tokens"] = totals["prompt_tokens"]
-            timings["completion_tokens"] = totals["completion_tokens"]
+            timings["prompt_tokens"] = timings.get("prompt_tokens", 0) + totals["prompt_tokens"]
+            timings["completion_tokens"] = timings.get("completion_tokens", 0) + totals["completion_tokens"]
             if totals["prompt_eval_s"] and totals["prompt_eval_tokens"]:
                 timings["prompt_tok_per_s"] = totals["prompt_eval_tokens"] / totals["prompt_eval_s"]
             if totals["eval_s"] and totals["eval_tokens"]:
@@ -316,16 +361,127 @@ class RagPipeline:
             yield StreamEvent("rewrite", text=prep.standalone)
         yield StreamEvent("passages", passages=prep.hits)
         timings = dict(prep.timings)
+        if stream and prep.abstain_reason is None and self.settings.evidence_preview > 0:
+            yield StreamEvent("evidence", passages=self._evidence_preview(prep, timings))
         raw = ""
         if prep.abstain_reason is None:
-            generation = self._generate(prep, timings, stream=stream)
-            while True:
-                try:
-                    piece = next(generation)
-                except StopIteration as done:
-                    raw = done.value
-                    break
-                yield StreamEvent("token", text=piece)
+            raw = yield from self._drafted(prep, timings, stream=stream)
         answer = self._finish(prep, raw, timings)
+        answer = yield from self._second_pass(prep, answer, raw, timings, stream=stream)
         timings["total_s"] = time.perf_counter() - started
         yield StreamEvent("answer", answer=answer)
+
+    def _second_pass(self, prep: _Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
+                     stream: bool) -> Coroutine[StreamEvent, None, Answer]:
+        """Holds a first answer to what the question asks (rag/answer_check.py): a reply that does not fit is
+        asked again on the sentences that do, or abstains; one cited from a sentence far from the question is
+        asked again on the closest sentences and the better-grounded answer kept; a list question's answer is
+        completed from the closest sentences."""
+        mismatch = self._mismatch(prep, answer)
+        if mismatch is not None:
+            timings["retry"] = mismatch.kind
+            retry = self._retry(prep, mismatch)
+            if retry is None:
+                return self._abstain(prep, mismatch.reason, raw, timings, answer.model)
+            yield StreamEvent("retry", text=mismatch.reason)
+            raw = yield from self._drafted(retry, timings, stream=stream)
+            second = self._finish(retry, raw, timings)
+            again = self._mismatch(retry, second)
+            if again is not None:
+                second = self._abstain(prep, again.reason, raw, timings, answer.model)
+            return self._with_passages(second, prep, retry)
+        if answer.abstained:
+            return answer
+        question = prep.standalone or prep.question
+        if "focus" in self.settings.answer_check_list and not prep.multi_part:
+            focus = self.constraints.off_focus(question, answer.citations, prep.context)
+            if focus is not None:
+                timings["retry"] = focus.kind
+                retry = self._retry(prep, focus)
+                if retry is not None:
+                    yield StreamEvent("retry", text=focus.reason)
+                    raw2 = yield from self._drafted(retry, timings, stream=stream)
+                    second = self._finish(retry, raw2, timings)
+                    if not second.abstained and self._mismatch(retry, second) is None and \
+                            self.constraints.focus(question, second.citations, prep.context) > \
+                            self.constraints.focus(question, answer.citations, prep.context):
+                        answer, raw = self._with_passages(second, prep, retry), raw2
+                        prep = retry
+        if self.settings.list_answers and not prep.multi_part and wants_list(question):
+            answer = yield from self._completed_list(prep, answer, raw, timings, stream=stream)
+        return answer
+
+    def _completed_list(self, prep: _Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
+                        stream: bool) -> Coroutine[StreamEvent, None, Answer]:
+        """A list question's answer with the items the closest sentences add: the model lists them from those
+        sentences alone (a short prompt), and the new, supported items are added to the first answer."""
+        s = self.settings
+        selector = EvidenceSelector(self.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
+        excerpts = tuple(selector.select(prep.standalone or prep.question, prep.context))
+        if not excerpts:
+            return answer
+        listing = dataclasses.replace(prep, context=excerpts, groups=(excerpts,), style="list", hint="")
+        yield StreamEvent("retry", text="completing the list from the closest sentences")
+        more = yield from self._drafted(listing, timings, stream=stream)
+        timings["list_pass"] = 1
+        merged = merge_items(raw, list_lines(more))
+        if merged == raw:
+            return answer
+        both = dataclasses.replace(prep, context=prep.context + tuple(h for h in excerpts if h not in prep.context),
+                                   style=prep.style)
+        completed = self._finish(both, merged, timings)
+        return answer if completed.abstained else self._with_passages(completed, prep, listing)
+
+    def _with_passages(self, answer: Answer, prep: _Prepared, second: _Prepared) -> Answer:
+        """An answer from a second pass shows the first pass's passages and the excerpts it was asked on."""
+        return dataclasses.replace(answer, passages=prep.hits + tuple(h for h in second.context
+                                                                         if h not in prep.hits))
+
+    def _evidence_preview(self, prep: _Prepared, timings: dict[str, float]) -> tuple[Hit, ...]:
+        """The best evidence sentences, shown before the model's first token (tens of milliseconds)."""
+        started = time.perf_counter()
+        selector = EvidenceSelector(self.embedder, max_sentences=self.settings.evidence_preview, window=0)
+        excerpts = tuple(selector.select(prep.standalone or prep.question, prep.context))
+        timings["evidence_preview_s"] = time.perf_counter() - started
+        return excerpts
+
+    def _drafted(self, prep: _Prepared, timings: dict[str, float], *,
+                 stream: bool) -> Coroutine[StreamEvent, None, str]:
+        """Token events of one draft as they come; returns the draft."""
+        generation = self._generate(prep, timings, stream=stream)
+        while True:
+            try:
+                piece = next(generation)
+            except StopIteration as done:
+                return done.value
+            yield StreamEvent("token", text=piece)
+
+    @property
+    def constraints(self) -> ConstraintCheck:
+        """The answer constraint checks over the live index (their document cache lives as long as it)."""
+        with self._lock:
+            index = self.index
+            if self._constraints is None or self._constraints_index is not index:
+                self._constraints = ConstraintCheck(index.document_text, self.settings.answer_check_list,
+                                                    focus_ratio=self.settings.focus_ratio)
+                self._constraints_index = index
+            return self._constraints
+
+    def _mismatch(self, prep: _Prepared, answer: Answer) -> Mismatch | None:
+        """A cited answer that does not fit what the question asks (rag/answer_check.py, ConstraintCheck)."""
+        if answer.abstained or not self.settings.answer_check_list:
+            return None
+        return self.constraints.check(prep.standalone or prep.question, answer.text, answer.citations, prep.context,
+                                      multi_part=prep.multi_part)
+
+    def _retry(self, prep: _Prepared, mismatch: Mismatch) -> _Prepared | None:
+        """The same question on the next-best evidence: the sentences of the ranked passages that fit what the
+        question asks (with their neighbours), best first; None when no passage has any."""
+        s = self.settings
+        selector = EvidenceSelector(self.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
+        pool = prep.ranked[: max(s.context_k, s.top_k) * 2] or prep.context
+        excerpts = tuple(selector.select(prep.standalone or prep.question, pool, keep=mismatch.keep))
+        if not excerpts:
+            return None
+        return dataclasses.replace(prep, context=excerpts, groups=(excerpts,), multi_part=False,
+                                   style=s.answer_prompt if prep.multi_part else prep.style, hint=mismatch.hint)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
+from rag.errors import SettingsError
 from rag.generation.base import ChatMessage
 from rag.types import Hit
 
@@ -22,6 +24,12 @@ ANSWER_SYSTEMS = {
     "brief": (
         "Answer the question using only the numbered passages. Reply with a short, direct answer: the name, "
         "number or phrase asked for, in at most one sentence."
+    ),
+    # For questions that ask for several things (rag/question.py, wants_list): one item a line, so that the
+    # citation check judges (and cites) each item on its own.
+    "list": (
+        "Answer the question using only the numbered passages. The question asks for several things: give "
+        "every one that the passages name, one per line, each as a short phrase."
     ),
     "strict": (
         "You answer questions using only the numbered passages you are given. "
@@ -54,17 +62,30 @@ def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief"
     """``max_passage_chars`` clips a passage for the model only (a pasted blob with no spaces makes one huge
     'word' chunk that would overflow the context window); citations are still checked against the full text."""
     if style not in ANSWER_SYSTEMS:
-        raise ValueError(f"unknown answer prompt {style!r}; choose one of {', '.join(ANSWER_SYSTEMS)}")
+        raise SettingsError(f"unknown answer prompt {style!r}; choose one of {', '.join(ANSWER_SYSTEMS)}")
     blocks = [f"[{n}] {hit.title}\n{_clip(hit.chunk.text, max_passage_chars)}"
               for n, hit in enumerate(passages, start=1)]
     user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
     return [ChatMessage("system", ANSWER_SYSTEMS[style]), ChatMessage("user", user)]
 
 
-def rewrite_messages(question: str, history: Sequence[tuple[str, str]]) -> list[ChatMessage]:
+# Added when a first rewrite brought in a name the conversation never mentioned (rag/pipeline.py, rewrite).
+REWRITE_STRICT = " Use only names, places, years and numbers that appear in the conversation."
+
+
+def rewrite_messages(question: str, history: Sequence[tuple[str, str]], *, strict: bool = False) -> list[ChatMessage]:
     turns = "\n".join(f"User: {q}\nAssistant: {a}" for q, a in history[-3:])
     user = f"Conversation:\n{turns}\n\nFollow-up question: {question}\nStandalone question:"
-    return [ChatMessage("system", REWRITE_SYSTEM), ChatMessage("user", user)]
+    return [ChatMessage("system", REWRITE_SYSTEM + (REWRITE_STRICT if strict else "")), ChatMessage("user", user)]
+
+
+_BULLET = re.compile(r"^\s*(?:[-*\u2022]|\d+[.)])\s+")
+
+
+def list_lines(reply: str) -> str:
+    """A list reply as one item a line, bullets and numbering removed, each line ending as a sentence."""
+    lines = [_BULLET.sub("", line).strip() for line in reply.splitlines()]
+    return "\n".join(line if line.endswith((".", "!", "?")) else line + "." for line in lines if line)
 
 
 def is_decline(text: str) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from embeddings.encoder import Embedder
 from rag.index import DocumentIndex
+from rag.question import mentions, name_tokens, question_names
 from rag.types import Hit
 
 
@@ -22,6 +23,12 @@ def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60,
     return sorted(scores.items(), key=lambda kv: -kv[1])
 
 
+@dataclass(frozen=True)
+class Relevance:
+    dense: float  # best cosine similarity of a dense candidate
+    names_found: bool  # the query gives names (capitalised words, acronyms) and the best BM25 candidate holds all
+
+
 @dataclass
 class HybridRetriever:
     index: DocumentIndex
@@ -34,11 +41,12 @@ class HybridRetriever:
     def search(self, query: str, k: int = 5) -> list[Hit]:
         return self.search_with_relevance(query, k)[0]
 
-    def search_with_relevance(self, query: str, k: int = 5) -> tuple[list[Hit], float]:
-        """The fused hits, and the best dense similarity over all dense candidates: the relevance signal for
-        abstention, which must not depend on whether the dense winner also made the fused top k."""
+    def search_with_relevance(self, query: str, k: int = 5) -> tuple[list[Hit], Relevance]:
+        """The fused hits, and how relevant the best candidates are: the best dense similarity over all dense
+        candidates (which must not depend on whether the dense winner also made the fused top k), and whether
+        the best BM25 candidate holds every name the query gives."""
         if not query.strip() or len(self.index.chunks) == 0:
-            return [], 0.0
+            return [], Relevance(0.0, False)
         depth = max(self.candidates, k)
         dense = self.index.store.search(self.embedder.encode([query])[0], depth)
         lexical = self.index.bm25.search(query, depth)
@@ -65,4 +73,9 @@ class HybridRetriever:
                 dense_rank=dense_rank.get(cid),
                 bm25_rank=bm25_rank.get(cid),
             ))
-        return hits, (dense[0][1] if dense else 0.0)
+        names = question_names(query)
+        found = False
+        if names and lexical:
+            tokens = name_tokens(self.index.chunks[lexical[0][0]].text)
+            found = all(mentions(tokens, n) for n in names)
+        return hits, Relevance(dense[0][1] if dense else 0.0, found)

@@ -15,6 +15,8 @@ from typing import Any, get_type_hints
 
 import tomllib
 
+from rag.errors import SettingsError
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -24,10 +26,6 @@ def _default_data_dir() -> Path:
 
 def _default_cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "rag-seeds"
-
-
-class SettingsError(ValueError):
-    """A configuration value that cannot be used."""
 
 
 @dataclass(frozen=True)
@@ -60,6 +58,8 @@ class Settings:
     context_k: int = 4  # passages given to the generator (or searched for evidence sentences)
     evidence_sentences: int = 0  # >0: give the generator only the N best sentences of those passages
     evidence_window: int = 1  # neighbouring sentences kept around each evidence sentence
+    # Streamed answers first show this many best evidence sentences (before the model's first token); 0 = none.
+    evidence_preview: int = 2
     # A question about several things ("two", "each", "compared with"; rag/multipart.py) is answered once per
     # document, from the documents of the context_k best passages (at most multi_part_documents, each with its
     # multi_part_passages best passages). 0 documents = always one prompt. docs/decisions.md, "Per-document".
@@ -97,6 +97,19 @@ class Settings:
     # question use multi_part_prompt. docs/decisions.md, "Answer prompt".
     answer_prompt: str = "brief"
     multi_part_prompt: str = "brief"
+    # The answer to a question that asks for several things ("which councils", "who were") is completed by a
+    # second, short prompt on the closest sentences ("list" wording, one item a line); new supported items are
+    # added, each cited on its own. docs/decisions.md, "List answers".
+    list_answers: bool = True
+    # Checks that hold the answer to what the question asks (rag/answer_check.py, ANSWER_CHECKS), comma-separated;
+    # a reply that fails one is retried once on the sentences that fit (at most retry_sentences, with
+    # evidence_window neighbours), and abstains if none do. "" = none. docs/decisions.md, "Answer checks".
+    answer_checks: str = "type,year,names,title"
+    retry_sentences: int = 4
+    focus_ratio: float = 0.5  # "focus" check: cited sentence under this share of the closest one's relevance
+    # A follow-up's standalone rewrite may only use names, years and numbers from the conversation
+    # (rag/pipeline.py, rewrite). docs/decisions.md, "Follow-up rewrites checked".
+    check_rewrite: bool = True
     max_new_tokens: int = 128
     temperature: float = 0.0  # greedy by default so answers reproduce
     seed: int = 0
@@ -105,13 +118,23 @@ class Settings:
 
     # Citations and abstention (calibration in docs/decisions.md).
     min_retrieval_score: float = 0.25  # best dense cosine below this -> abstain before generating
+    # ... unless the question gives names (capitalised words, acronyms) and the best BM25 passage holds them all:
+    # exact lexical evidence for a term the embedder does not know. docs/decisions.md, "Relevance gate".
+    relevance_by_names: bool = True
     min_support: float = 0.5  # a sentence needs this support score to be cited
+    # Source spans within this much of the best support compete on how much of the question they hold, so a
+    # short answer ("Good") cites the sentence about what was asked, not any sentence containing the word.
+    citation_relevance_margin: float = 0.1
     extractive_fallback: bool = False  # lever for issue 4; off until measured
 
     # Browser chat (``rag serve``) and uploads.
     ui_host: str = "127.0.0.1"  # loopback only unless asked; --host 0.0.0.0 to share on a network
     ui_port: int = 7860
     upload_max_mb: float = 20.0  # largest file accepted by an upload
+
+    @property
+    def answer_check_list(self) -> tuple[str, ...]:
+        return tuple(c.strip() for c in self.answer_checks.split(",") if c.strip())
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
@@ -191,7 +214,14 @@ def _validate(s: Settings) -> None:
     if s.fusion not in {"rrf", "dense", "bm25"}:
         raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
     from rag.prompts import ANSWER_SYSTEMS  # light (no model code); here so the wording and the check agree
+    from rag.question import ANSWER_CHECKS
 
+    unknown = set(s.answer_check_list) - set(ANSWER_CHECKS)
+    if unknown:
+        raise SettingsError(f"answer_checks: unknown check(s) {', '.join(sorted(unknown))}; choose from "
+                            f"{', '.join(ANSWER_CHECKS)}")
+    if s.retry_sentences < 1:
+        raise SettingsError("retry_sentences must be at least 1")
     for name in ("answer_prompt", "multi_part_prompt"):
         if getattr(s, name) not in ANSWER_SYSTEMS:
             raise SettingsError(f"{name} must be one of {', '.join(ANSWER_SYSTEMS)}, not {getattr(s, name)!r}")

@@ -22,6 +22,7 @@ import unicodedata
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rag.errors import UploadError
 from rag.index import Indexer, IndexReport
 from rag.loaders import LoadError, load_document
 
@@ -33,10 +34,6 @@ UPLOADS_DIRNAME = "uploads"
 UPLOAD_ID_PREFIX = "uploads/"
 _MAX_NAME_CHARS = 120
 _UNSAFE = re.compile(r"[^\w.\- ()+,]+", re.UNICODE)
-
-
-class UploadError(ValueError):
-    """An upload that cannot be accepted; the message is meant for the user."""
 
 
 @dataclass(frozen=True)

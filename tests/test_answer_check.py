@@ -51,3 +51,12 @@ def test_a_section_label_is_not_a_quantity():
     assert not v.answers and "section label" in v.reason
     v = check.judge("How many foster carers were thanked?", "67", "67 [1]", [cite], ["67 foster carers were thanked"])
     assert v.answers
+
+
+def test_a_dotted_acronym_is_a_name():
+    """"M.I.A." answers "what is the name of ..." (a Quoref reply the name test once refused)."""
+    source = "The single was recorded by the rapper M.I.A. in London."
+    cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+    v = AnswerCheck().judge("What is the name of the rapper who recorded the single?", "M.I.A.", "M.I.A. [1]",
+                            [cite], [source])
+    assert v.answers, v.reason

@@ -22,7 +22,8 @@ def test_answer_metrics_squad_style():
     assert M.token_f1("Andrew Sangar was the member [1]", ["Andrew Sangar"]) == pytest.approx(2 * 0.5 * 1 / 1.5)
     assert M.contains_answer("All 272 cases [1].", ["272"]) == 1.0
     assert M.contains_answer("2720 cases", ["272"]) == 0.0  # whole tokens only
-    assert M.contains_answer("Rotherham and Sefton", ["Rotherham", "Calderdale"], ["Rotherham", "Calderdale"]) == 0.0
+    both = [["Rotherham"], ["Calderdale"]]
+    assert M.contains_answer("Rotherham and Sefton", ["Rotherham", "Calderdale"], both) == 0.0
 
 
 def test_numbers_in_words_score_as_digits():
@@ -98,7 +99,7 @@ def test_wrong_answer_causes_separate_retrieval_from_the_model():
     def wrong(**fields):
         return {**_record(1, contains=0.0), **fields}
 
-    partial = wrong(all_answers=["272", "good"], answers=["272", "good"], answers_given=["272"],
+    partial = wrong(items=[["272"], ["good"]], answers=["272", "good"], answers_given=["272"],
                     answers_in_passages=["272", "good"])
     picked = wrong(answers=["inadequate"], answers_given=[], answers_in_passages=["inadequate"])
     absent = wrong(answers=["Southport Visiter"], answers_given=[], answers_in_passages=[])
@@ -126,3 +127,59 @@ def test_dataset_loading(tmp_path):
         load_dataset(bad)
     with pytest.raises(DatasetError, match="not a BEIR folder"):
         load_dataset(tmp_path)
+
+
+def test_list_questions_score_every_item():
+    items = [["police"], ["health services", "health"]]
+    assert M.list_completeness("The police and health [1].", items) == 1.0
+    assert M.list_completeness("The police [1].", items) == 0.5
+    assert M.contains_answer("The police [1].", ["police", "health"], items) == 0.0
+    assert M.contains_answer("police, health services", ["police", "health"], items) == 1.0
+    assert M.answers_found("only the police", ["police", "health services"], items) == ["police"]
+
+
+def test_citation_overlap_with_gold_evidence():
+    gold = [("a.txt", 100, 200)]
+    assert M.overlaps_any(("a.txt", 150, 260), gold)
+    assert not M.overlaps_any(("a.txt", 200, 260), gold)  # touching is not overlapping
+    assert not M.overlaps_any(("b.txt", 150, 160), gold)
+
+
+def test_paraphrase_consistency_needs_every_wording_right():
+    def rec(i, group, correct):
+        r = _record(i, contains=correct)
+        r["paraphrase_of"] = group
+        return r
+
+    records = [rec(1, "", 1.0), rec(2, "q1", 1.0), rec(3, "q1", 1.0),  # all right
+               rec(4, "", 1.0), rec(5, "q4", 0.0),  # one wording wrong
+               rec(6, "", 0.0)]  # no rewording: not a group
+    out = aggregate(records, retrieve_only=False)
+    assert out["paraphrase_groups"] == 2 and out["paraphrase_consistency"] == 0.5
+
+
+def test_totals_by_split_and_split_thresholds():
+    records = [_record(1, contains=1.0), _record(2, contains=0.0)]
+    records[0]["split"], records[1]["split"] = "tune", "locked"
+    results = {"totals": aggregate(records, retrieve_only=False)}
+    assert results["totals"]["by_split"]["tune"]["contains_answer"] == 1.0
+    assert results["totals"]["by_split"]["locked"]["contains_answer"] == 0.0
+    assert check_thresholds(results, {"tune/contains_answer": 0.9}) == []
+    assert check_thresholds(results, {"locked/contains_answer": 0.9}) == [
+        "locked/contains_answer = 0.0 is below the recorded threshold 0.9"]
+
+
+def test_dataset_items_evidence_and_paraphrases(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(
+        '{"id": "a", "question": "Which agencies?", "answers": ["police", "health"], '
+        '"items": [["police"], ["health services", "health"]], "evidence": ["the police"], "answer_type": "other"}\n'
+        '{"id": "a-p1", "question": "Name the agencies.", "answers": ["x"], "all_answers": ["x", "y"], '
+        '"paraphrase_of": "a"}\n')
+    first, second = load_dataset(path).cases
+    assert first.items == (("police",), ("health services", "health")) and first.evidence == ("the police",)
+    assert second.items == (("x",), ("y",)) and second.group == "a" and first.group == "a"
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text('{"id": "e", "question": "  "}\n')
+    with pytest.raises(DatasetError, match="empty.jsonl:1: .*the question is empty"):
+        load_dataset(empty)

@@ -104,7 +104,9 @@ def test_multi_part_prompts_use_their_own_wording(seed_pipeline, smollm2_path):
     from rag.prompts import ANSWER_SYSTEMS
 
     recorder = _RecordingGenerator(LlamaCppGenerator(smollm2_path, n_ctx=2048))
-    pipeline = type(seed_pipeline)(seed_pipeline.settings.replace(answer_prompt="terse", multi_part_prompt="brief"),
+    pipeline = type(seed_pipeline)(seed_pipeline.settings.replace(answer_prompt="terse", multi_part_prompt="brief",
+                                                                  # first-pass wording only: no retries
+                                                                  answer_checks="", list_answers=False),
                                    embedder=seed_pipeline.embedder, generator=recorder, progress=False)
     pipeline.ask("How many cases did Sheffield council examine after the Baby P case?")
     assert recorder.systems == [ANSWER_SYSTEMS["terse"]]

@@ -23,8 +23,12 @@ def test_bad_values_are_reported_specifically(tmp_path, monkeypatch):
     monkeypatch.delenv("RAG_TOP_K")
     with pytest.raises(SettingsError, match="generator must be"):
         load_settings({"generator": "gpt5"})
-    with pytest.raises(SettingsError, match="multi_part_prompt must be one of terse, brief, strict"):
+    with pytest.raises(SettingsError, match="multi_part_prompt must be one of terse, brief, list, strict"):
         load_settings({"multi_part_prompt": "chatty"})
+    with pytest.raises(SettingsError, match="answer_checks: unknown check.*spelling; choose from type, year"):
+        load_settings({"answer_checks": "type,spelling"})
+    with pytest.raises(SettingsError, match="retry_sentences must be at least 1"):
+        load_settings({"retry_sentences": 0})
     bad = tmp_path / "bad.toml"
     bad.write_text("nonsense = 1\n")
     with pytest.raises(SettingsError, match="unknown setting"):

@@ -136,11 +136,20 @@ def test_seed_question_answered_with_clickable_citation(page):
     _shot(page, "03-citation-opened")
 
     # A follow-up with the standalone rewrite and timings shown on request; the draft streams in token by token.
+    # Evidence first (issue 15): the best evidence sentences are on screen before the model's first token.
     page.evaluate("""() => {
         window.__drafts = new Set();
-        new MutationObserver(() => document.querySelectorAll('#rag-chat .rag-draft').forEach(
-            d => { if (d.textContent !== '…') window.__drafts.add(d.textContent); })
-        ).observe(document.body, {subtree: true, childList: true, characterData: true});
+        window.__evidenceBeforeDraft = null;
+        new MutationObserver(() => {
+            const drafts = document.querySelectorAll('#rag-chat .rag-draft');
+            if (window.__evidenceBeforeDraft === null && drafts.length) {
+                const last = drafts[drafts.length - 1];
+                const evidence = last.parentElement.querySelector('.rag-evidence');
+                if (evidence) window.__evidenceBeforeDraft = last.textContent === '…';
+                else if (last.textContent !== '…') window.__evidenceBeforeDraft = false;
+            }
+            drafts.forEach(d => { if (d.textContent !== '…') window.__drafts.add(d.textContent); });
+        }).observe(document.body, {subtree: true, childList: true, characterData: true});
     }""")
     page.locator("#rag-settings").get_by_text("Settings").first.click()
     page.locator("#rag-show-rewrite input").check()
@@ -151,6 +160,8 @@ def test_seed_question_answered_with_clickable_citation(page):
     assert "total" in bot.locator(".rag-timings").inner_text()
     assert page.locator("#rag-chat [data-testid=user]").count() == 2
     assert page.evaluate("() => window.__drafts.size") >= 2  # partial drafts were shown before the answer
+    assert page.evaluate("() => window.__evidenceBeforeDraft") is True
+    assert bot.locator(".rag-evidence").count() == 0  # the checked answer replaced the evidence
     _shot(page, "04-follow-up-rewrite-timings")
 
 

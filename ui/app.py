@@ -32,14 +32,12 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag.generation import GeneratorError  # noqa: E402
+from rag.errors import RagError, user_message  # noqa: E402
 from rag.index import IndexError_  # noqa: E402
-from rag.loaders import LoadError  # noqa: E402
 from rag.pipeline import RagPipeline  # noqa: E402
 from rag.settings import Settings, SettingsError  # noqa: E402
-from rag.stores.base import StoreError  # noqa: E402
-from rag.types import Answer  # noqa: E402
-from rag.uploads import UPLOAD_EXTENSIONS, UploadError, add_upload, remove_document  # noqa: E402
+from rag.types import Answer, Hit  # noqa: E402
+from rag.uploads import UPLOAD_EXTENSIONS, add_upload, remove_document  # noqa: E402
 from ui.render import answer_html, draft_html, error_html, esc, sources_html  # noqa: E402
 
 log = logging.getLogger(__name__)
@@ -53,8 +51,9 @@ EXAMPLES = (
 GENERATORS = ("llama_cpp", "openai", "transformers")
 MODEL_HELP = ("llama_cpp: a GGUF file (blank: the bundled Qwen2.5-Coder-1.5B) · openai: the model name at the "
               "endpoint · transformers: a local model folder")
-# Problems a visitor can cause or fix; shown in the page as one clear line, never as a traceback.
-USER_ERRORS = (GeneratorError, IndexError_, StoreError, LoadError, SettingsError, UploadError, ValueError, KeyError)
+# Problems a visitor can cause or fix (RagError) are shown in the page as one clear line; anything else is a bug:
+# its traceback goes to the log and the page says so.
+INTERNAL_ERROR = "Something went wrong inside the tool (not your input); the server log has the details."
 MODELS = "models"  # the one queue every model-running event shares (concurrency limit 1)
 
 CSS = """
@@ -72,6 +71,9 @@ details.rag-flash { outline: 2px solid var(--color-accent); }
 .rag-reason, .rag-timings, .rag-rewrite, .rag-scores { font-size: 0.85em; opacity: 0.8; }
 .rag-error { color: #b91c1c; }
 .rag-draft { opacity: 0.85; font-style: italic; }
+.rag-evidence { border-left: 3px solid #9ca3af; padding: 2px 8px; margin-bottom: 6px; font-size: 0.93em; }
+.rag-evidence-quote { margin: 4px 0; }
+.rag-evidence-source { opacity: 0.7; font-size: 0.9em; }
 .rag-card { border: 1px solid var(--border-color-primary); border-radius: 6px; padding: 6px 8px; margin-bottom: 8px; }
 .rag-card-cited { border-color: #d97706; }
 .rag-badge { font-size: 0.8em; padding: 0 6px; border-radius: 8px; background: var(--background-fill-secondary); }
@@ -149,7 +151,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
         return None
     user, sep, password = value.partition(":")
     if not sep or not user or not password:
-        raise ValueError("--auth needs USER:PASSWORD, both non-empty")
+        raise SettingsError("--auth needs USER:PASSWORD, both non-empty")
     return user, password
 
 
@@ -183,6 +185,7 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
         yield [*chat, {"role": "assistant", "content": draft_html("")}], sources_html(None), "", turns
         answer: Answer | None = None
         standalone: str | None = None
+        evidence: tuple[Hit, ...] = ()
         parts: list[str] = []
         try:
             active = pool.get(top_k, backend, model)
@@ -193,16 +196,25 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
                     yield ([*chat, {"role": "assistant", "content": draft_html("", standalone if show_rewrite
                                                                               else None)}],
                            sources_html(None, event.passages), "", turns)
+                elif event.kind == "evidence":
+                    evidence = event.passages
+                    draft = draft_html("", standalone if show_rewrite else None, evidence)
+                    yield [*chat, {"role": "assistant", "content": draft}], gr.skip(), "", turns
+                elif event.kind == "retry":
+                    parts = []  # the draft did not fit the question; a new one follows
                 elif event.kind == "token":
                     parts.append(event.text)
-                    draft = draft_html("".join(parts), standalone if show_rewrite else None)
+                    draft = draft_html("".join(parts), standalone if show_rewrite else None, evidence)
                     yield [*chat, {"role": "assistant", "content": draft}], gr.skip(), "", turns
                 elif event.kind == "answer":
                     answer = event.answer
-        except USER_ERRORS as exc:
+        except RagError as exc:
             log.warning("answering %r failed: %s", message, exc)
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            yield [*chat, {"role": "assistant", "content": error_html(str(text))}], gr.skip(), "", turns
+            yield [*chat, {"role": "assistant", "content": error_html(user_message(exc))}], gr.skip(), "", turns
+            return
+        except Exception:
+            log.exception("answering %r failed", message)
+            yield [*chat, {"role": "assistant", "content": error_html(INTERNAL_ERROR)}], gr.skip(), "", turns
             return
         if answer is None:  # pragma: no cover - ask_stream always ends with an answer
             return
@@ -221,9 +233,12 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
             path = Path(file)
             try:
                 result = add_upload(pool.base.indexer, path, path.name, max_bytes=max_bytes)
-            except USER_ERRORS as exc:
+            except RagError as exc:
                 log.warning("upload %s refused: %s", path.name, exc)
-                lines.append(f'<div class="rag-error"><b>Not added:</b> {esc(str(exc))}</div>')
+                lines.append(f'<div class="rag-error"><b>Not added:</b> {esc(user_message(exc))}</div>')
+            except Exception:
+                log.exception("upload %s failed", path.name)
+                lines.append(f'<div class="rag-error"><b>Not added:</b> {esc(path.name)}: {esc(INTERNAL_ERROR)}</div>')
             else:
                 what = "updated" if result.report.updated else ("unchanged" if result.report.unchanged else "added")
                 chunks = f'{result.chunks} chunk{"" if result.chunks == 1 else "s"} embedded'
@@ -236,9 +251,8 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
             return documents_outputs('<div class="rag-error">Choose a document to remove.</div>')
         try:
             remove_document(pool.base.indexer, doc_id)
-        except USER_ERRORS as exc:
-            text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            return documents_outputs(f'<div class="rag-error"><b>Not removed:</b> {esc(str(text))}</div>')
+        except RagError as exc:
+            return documents_outputs(f'<div class="rag-error"><b>Not removed:</b> {esc(user_message(exc))}</div>')
         return documents_outputs(f'<div class="rag-ok"><b>Removed:</b> {esc(doc_id)}</div>')
 
     with gr.Blocks(title="rag-seeds — ask your documents") as demo:

@@ -113,8 +113,14 @@ def rewrite_html(standalone: str) -> str:
     return f'<div class="rag-rewrite">Standalone question: <i>{esc(standalone)}</i></div>'
 
 
-def draft_html(text: str, standalone: str | None = None) -> str:
+def draft_html(text: str, standalone: str | None = None, evidence: Sequence[Hit] = ()) -> str:
+    """The message while an answer is being written: the best evidence sentences first (marked as evidence,
+    replaced by the checked answer), then the draft."""
     head = rewrite_html(standalone) if standalone else ""
+    if evidence:
+        quotes = "".join(f'<blockquote class="rag-evidence-quote">{esc(" ".join(h.chunk.text.split()))} '
+                         f'<span class="rag-evidence-source">— {esc(h.title)}</span></blockquote>' for h in evidence)
+        head += f'<div class="rag-evidence"><b>Evidence</b> (the checked answer follows){quotes}</div>'
     return f'{head}<div class="rag-draft">{esc(text) or "…"}</div>'
 
 

@@ -6,9 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-
-class GeneratorError(RuntimeError):
-    """A generator that cannot be loaded or reached; the message says why."""
+from rag.errors import GeneratorError as GeneratorError  # re-exported: backends import it from here
 
 
 @dataclass(frozen=True)

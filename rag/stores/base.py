@@ -7,9 +7,7 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-
-class StoreError(RuntimeError):
-    """A store that cannot be opened or used; the message says why."""
+from rag.errors import StoreError
 
 
 def checked_ids(ids: np.ndarray, dimension: int, vectors: np.ndarray | None = None) -> np.ndarray:

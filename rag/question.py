@@ -1,0 +1,204 @@
+"""What a question asks for, read from its wording: the type of answer, whether it wants a list, and the names
+and years it pins the answer to. The answer checks (rag/answer_check.py) hold a reply to these.
+
+Deliberately shallow: a wh-phrase table, not a parser. Each signal is only used where a wrong reading costs
+little (a retry with a hint, or a check that a name the question gives occurs in the cited document).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from rag.text import STOPWORDS, stem, tokenize
+
+# Which constraint checks run (settings.answer_checks); each names the failure kind it targets (issue 14):
+# "type": a duration/number/date question answered with something else (a reason for "over what period");
+# "year": the cited sentence states another year than the one the question asks about;
+# "names": a name or body the question gives occurs in none of the cited documents (a trap about council A
+# answered from council B's report); "title": the reply is a document's headline, not an answer.
+# "focus": the cited sentence holds far less of the question than the closest sentence does (a near-fact pick);
+# asked again on the close sentences, the better-grounded answer is kept.
+ANSWER_CHECKS = ("type", "year", "names", "title", "focus")
+
+# Expected answer types, checked in this order (a "how long" question is a duration, not a number).
+_TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("duration", re.compile(
+        r"\bhow long\b|\b(?:over|for|during|in) (?:what|which|how long an?) (?:period|time|length|timescale|span)\b"
+        r"|\bwhat (?:period|length of time|timescale|time ?span)\b", re.IGNORECASE)),
+    # "how much" only for money or a count ("how much progress" asks for a judgement, not a number).
+    ("number", re.compile(
+        r"\bhow (?:many|old)\b|\bhow much (?:money|cash|funding|did|does|do|was|is|were|will|has|had)\b"
+        r"|\bwhat (?:number|percentage|proportion|share|age|amount|total|sum)\b|\bnumber of\b", re.IGNORECASE)),
+    ("date", re.compile(
+        r"^\W*(?:and |so |then )?when\b|\bwhen (?:did|was|were|is|will|had|has|does|do|are)\b|\bby when\b"
+        r"|\bsince when\b|\b(?:what|which) (?:year|month|months|date|day|time of year)\b|\bin what year\b",
+        re.IGNORECASE)),
+)
+
+# A question wants several things: "which councils", "who were", "name the ...", "list ...".
+_PLURAL_WH = re.compile(r"\b(?:which|what)\s+(?:other\s+|two\s+|three\s+|four\s+|five\s+|new\s+|main\s+|key\s+)?"
+                        r"([a-z]+s)\b", re.IGNORECASE)
+_LIST_CUES = re.compile(r"\bwho (?:were|are)\b|\bname (?:the|all|every|both)\b|^\W*list\b|\blist (?:the|all|every)\b"
+                        r"|\bwhat (?:were|are) the\b|\bwhich (?:were|are) the\b", re.IGNORECASE)
+# Words ending in s that are not plural nouns after "which"/"what".
+_NOT_PLURAL = {"is", "was", "has", "does", "this", "its", "his", "hers", "us", "yes", "as", "whereas", "thus",
+               "progress", "process", "business", "status", "address", "access", "success", "loss", "news",
+               "analysis", "basis", "crisis", "focus", "bus", "class", "less", "unless", "across", "always",
+               "plus", "virus", "series", "species", "means"}
+
+_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+_CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'-]*[A-Za-z]|\b[A-Z]{2,}\b")
+# Capitalised words that are not names: question words, and words a question starts with.
+_NOT_NAMES = STOPWORDS | {
+    "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "name", "list", "give", "tell", "say",
+    "describe", "explain", "according", "did", "does", "do", "was", "were", "is", "are", "has", "had", "have",
+    "can", "could", "would", "should", "will", "i", "ok", "okay", "please", "and", "so", "then", "also",
+    # prepositions a question may open with ("During which song ...", "Following the inspection, ...")
+    "across", "among", "behind", "besides", "between", "beyond", "despite", "during", "following", "regarding",
+    "since", "throughout", "until", "upon", "within", "without",
+}
+
+
+@dataclass(frozen=True)
+class QuestionProfile:
+    answer_type: str | None  # "duration", "number", "date", or None (no checkable type)
+    wants_list: bool
+    names: tuple[str, ...]  # capitalised words the question pins the answer to (lower case, no possessive)
+    years: tuple[str, ...]
+
+
+def expected_type(question: str) -> str | None:
+    for name, pattern in _TYPE_PATTERNS:
+        if pattern.search(question):
+            return name
+    return None
+
+
+def wants_list(question: str) -> bool:
+    if _LIST_CUES.search(question):
+        return True
+    for match in _PLURAL_WH.finditer(question):
+        word = match.group(1).lower()
+        if word not in _NOT_PLURAL and not word.endswith(("ss", "us", "is")):
+            return True
+    return False
+
+
+def question_names(question: str) -> tuple[str, ...]:
+    """Capitalised words other than question words; the first word counts only when it is no common word
+    (so "Sheffield examined how many cases?" keeps Sheffield, "Name the councils" drops Name)."""
+    names: list[str] = []
+    for match in _CAPITALISED.finditer(question):
+        word = re.sub(r"'s?$", "", match.group()).lower()
+        if word in _NOT_NAMES:
+            continue
+        names.extend(t for t in tokenize(word) if len(t) >= 2 and t not in _NOT_NAMES and t not in names)
+    return tuple(names)
+
+
+# Names joined by "and"/"or"/commas ("Sheffield and Sefton", "the Halden Orchestra or the Tromso Choir"): a
+# reply about one of them answers the question, so the names check asks for one of the group, not all.
+_NAME_PHRASE = r"(?:the\s+)?[A-Z][\w'-]*(?:\s+[A-Z][\w'-]*)*"
+_COORDINATED = re.compile(rf"{_NAME_PHRASE}(?:\s*,\s*{_NAME_PHRASE})*\s*,?\s+(?:and|or|&)\s+{_NAME_PHRASE}")
+_COORDINATOR = re.compile(r"\s*,\s*|\s+(?:and|or|&)\s+")
+
+
+def name_groups(question: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """The names a reply's documents must hold, as groups: a group holds when one of its alternatives (a name,
+    as its words) is held whole. A coordinated list of names is one group; every other name word is a group of
+    its own ("Sheffield and Sefton's Ofsted rating" -> ((sheffield,), (sefton,)), ((ofsted,),))."""
+    groups: list[tuple[tuple[str, ...], ...]] = []
+    grouped: set[str] = set()
+    for match in _COORDINATED.finditer(question):
+        alternatives = tuple(alt for alt in (question_names(part) for part in _COORDINATOR.split(match.group()))
+                             if alt)
+        if len(alternatives) >= 2:
+            groups.append(alternatives)
+            grouped.update(n for alt in alternatives for n in alt)
+    groups.extend(((name,),) for name in question_names(question) if name not in grouped)
+    return tuple(groups)
+
+
+def profile(question: str) -> QuestionProfile:
+    return QuestionProfile(expected_type(question), wants_list(question), question_names(question),
+                           tuple(dict.fromkeys(_YEAR.findall(question))))
+
+
+def invented_terms(rewrite: str, question: str, history: Sequence[tuple[str, str]]) -> list[str]:
+    """Names, years and numbers of a rewritten follow-up that the conversation (earlier questions and answers,
+    and the follow-up itself) never mentions."""
+    said = " ".join([question, *(f"{q} {a}" for q, a in history)])
+    known = {stem(t) for t in tokenize(said)}
+    out = []
+    for term in (*question_names(rewrite), *_NUMERIC.findall(rewrite)):
+        if stem(term.lower()) not in known and term not in out:
+            out.append(term)
+    return out
+
+
+def name_tokens(text: str) -> set[str]:
+    """The stems of a text's words, for ``mentions``."""
+    return {stem(t) for t in tokenize(text)}
+
+
+def mentions(tokens: set[str], name: str) -> bool:
+    """Does a text (its ``name_tokens``) name ``name``: the same stem, or one letter off for a name of six
+    letters or more (a typo in the question)?"""
+    if stem(name) in tokens:
+        return True
+    return len(name) >= 6 and bool(difflib.get_close_matches(name, tokens, n=1, cutoff=0.85))
+
+
+def topic_of(question: str) -> str:
+    """What a question is about, for a follow-up that lost it: its names and years as written, else its content
+    words ("When was the Halden Orchestra founded?" -> "Halden Orchestra")."""
+    names = set(question_names(question)) | set(_YEAR.findall(question))
+    words = re.findall(r"[\w'-]+", question)
+    kept = [w for w in words if re.sub(r"'s?$", "", w).lower() in names]
+    if not kept:
+        kept = [w for w in words if w.lower() not in _NOT_NAMES]
+    return " ".join(kept)
+
+
+_NUMERIC = re.compile(r"\b\d+(?:[.,]\d+)*\b")
+
+
+# --- does a text hold an answer of a type? -------------------------------------------------------------------
+
+_MONTHS = ("january february march april may june july august september october november december "
+           "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_DATE_WORDS = re.compile(
+    r"\b(?:" + "|".join(_MONTHS) + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|spring|summer|"
+    r"autumn|winter|yesterday|today|tomorrow)\b|\b(?:1[89]\d\d|20\d\d)s?\b"
+    r"|\b(?:last|next|this|earlier this|later this|previous|following) (?:year|month|week|day|spring|summer|"
+    r"autumn|winter)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
+_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
+                 "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
+                 "thousand million billion dozen dozens several few couple half a an").split()
+_DURATION = re.compile(
+    r"\b(?:\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")(?:[\s-]+(?:and a half|or so|more))?[\s-]+"
+    r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries|century)\b"
+    r"|\b(?:years|months|weeks|decades)\b|\bbetween \w+ and \w+\b|\bfrom \w+ (?:to|until|till) \w+\b"
+    r"|\bsince\b|\buntil\b", re.IGNORECASE)
+_NUMBER = re.compile(r"\b\d+(?:[.,]\d+)*\b|\b(?:" + "|".join(_NUMBER_WORDS[:-2]) + r")\b", re.IGNORECASE)
+
+
+def has_type(text: str, answer_type: str | None) -> bool:
+    """Does ``text`` hold something of ``answer_type``? (Always true for no type.)"""
+    if answer_type == "duration":
+        return bool(_DURATION.search(text))
+    if answer_type == "number":
+        return bool(_NUMBER.search(text))
+    if answer_type == "date":  # "in six months' time" answers "when" too
+        return bool(_DATE_WORDS.search(text) or _DURATION.search(text))
+    return True
+
+
+TYPE_HINTS = {
+    "duration": "Answer with a length of time.",
+    "number": "Answer with a number.",
+    "date": "Answer with a date or time.",
+}

@@ -1,0 +1,178 @@
+"""What a question asks for (rag/question.py) and the checks that hold an answer to it (ConstraintCheck), on
+text outside the seeds: every rule must hold for documents the project was not tuned on."""
+
+import pytest
+
+from rag.answer_check import ConstraintCheck
+from rag.prompts import list_lines
+from rag.question import has_type, name_groups, profile, question_names, wants_list
+from rag.types import Chunk, Citation, Hit
+
+ORCHESTRA = (
+    "Halden Orchestra review\n"
+    "The Halden Orchestra was founded in 1952 by the conductor Marta Lind. After a tour of Norway in 1968 it "
+    "moved to the Bergen concert hall. A review carried out over the last three years found the finances sound, "
+    "because ticket sales doubled. In 2015 critics rated the orchestra excellent; in 1990 they had rated it poor."
+)
+CHOIR = "Tromso Choir\nThe Tromso Choir was rated excellent in 1990 by the national arts council."
+DOCS = {"orchestra.txt": ORCHESTRA, "choir.txt": CHOIR}
+
+
+def hit(doc: str) -> Hit:
+    text = DOCS[doc]
+    title = text.splitlines()[0]
+    return Hit(chunk=Chunk(0, doc, 0, 0, len(text), text), title=title, score=1.0)
+
+
+def cite(doc: str, quote: str) -> Citation:
+    start = DOCS[doc].index(quote)
+    return Citation(1, doc, "", start, start + len(quote), quote, 1, 0.9)
+
+
+@pytest.mark.parametrize(("question", "kind"), [
+    ("Over what period was the orchestra's review carried out?", "duration"),
+    ("How long did the tour last?", "duration"),
+    ("How many concerts were given?", "number"),
+    ("The choir sang how many songs?", "number"),
+    ("When was the orchestra founded?", "date"),
+    ("In what year did it move to Bergen?", "date"),
+    ("Who founded the orchestra?", None),
+    ("What did the critics say when they heard it?", None),  # "when" inside: not a date question
+])
+def test_expected_answer_type_from_the_wording(question, kind):
+    assert profile(question).answer_type == kind
+
+
+def test_answer_types_are_recognised_in_replies():
+    assert has_type("over the last three years", "duration") and has_type("18 months", "duration")
+    assert not has_type("because ticket sales doubled", "duration")
+    assert has_type("in 1952", "date") and has_type("next month", "date") and has_type("June", "date")
+    assert not has_type("Marta Lind", "date")
+    assert has_type("272", "number") and has_type("eight", "number") and not has_type("many", "number")
+
+
+@pytest.mark.parametrize(("question", "listed"), [
+    ("Which orchestras toured Norway?", True),
+    ("Who were the founders?", True),
+    ("Name the conductors of the orchestra.", True),
+    ("What areas did the review find weak?", True),
+    ("Which orchestra toured Norway?", False),
+    ("What does the review say about finances?", False),
+    ("What progress has the choir made?", False),
+])
+def test_list_questions(question, listed):
+    assert wants_list(question) is listed
+
+
+def test_names_the_question_gives():
+    assert question_names("What rating did critics give the Halden Orchestra in 2015?") == ("halden", "orchestra")
+    assert question_names("Name the Tromso Choir's conductor.") == ("tromso", "choir")
+    assert question_names("who founded it") == ()
+    # a preposition opening the question is no name (Quoref: "During which song would Cooper ...")
+    assert question_names("During which concert did Halden play the encore?") == ("halden",)
+    assert profile("What was it rated in 1990 and 2015?").years == ("1990", "2015")
+
+
+def test_a_reply_of_the_wrong_type_is_retried_on_sentences_of_that_type():
+    """Failure kind: near-fact pick (a reason given for "over what period")."""
+    check = ConstraintCheck(DOCS.__getitem__)
+    quote = "A review carried out over the last three years found the finances sound, because ticket sales doubled."
+    mismatch = check.check("Over what period was the orchestra's review carried out?",
+                           "Because ticket sales doubled [1].", [cite("orchestra.txt", quote)], [hit("orchestra.txt")])
+    assert mismatch is not None and mismatch.kind == "type" and mismatch.hint == "Answer with a length of time."
+    assert mismatch.keep(hit("orchestra.txt"), "over the last three years")
+    assert not mismatch.keep(hit("orchestra.txt"), "Ticket sales doubled.")
+    assert check.check("Over what period was the review carried out?", "Over the last three years [1].",
+                       [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
+
+
+def test_a_cited_year_other_than_the_one_asked_is_a_mismatch():
+    """Failure kind: near-fact pick (a rating from another year)."""
+    check = ConstraintCheck(DOCS.__getitem__)
+    quote = "In 2015 critics rated the orchestra excellent; in 1990 they had rated it poor."
+    assert check.check("What did critics rate the Halden Orchestra in 1990?", "Poor [1].",
+                       [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
+    quote = "In 2015 critics rated the orchestra excellent"
+    mismatch = check.check("What did critics rate the Halden Orchestra in 1990?", "Excellent [1].",
+                           [cite("orchestra.txt", quote)], [hit("orchestra.txt")])
+    assert mismatch is not None and mismatch.kind == "year"
+
+
+def test_a_name_the_cited_document_never_mentions_is_a_mismatch():
+    """Failure kind: trap answered about the wrong entity (the choir's rating given for the orchestra)."""
+    check = ConstraintCheck(DOCS.__getitem__)
+    quote = "The Tromso Choir was rated excellent in 1990 by the national arts council."
+    mismatch = check.check("What rating did the Halden Orchestra get in 1990?", "Excellent [1].",
+                           [cite("choir.txt", quote)], [hit("choir.txt"), hit("orchestra.txt")])
+    assert mismatch is not None and mismatch.kind == "names" and "halden" in mismatch.reason
+    assert mismatch.keep(hit("orchestra.txt"), "anything") and not mismatch.keep(hit("choir.txt"), "anything")
+    # One letter off in a long name still counts as the name (a typo in the question).
+    assert check.check("What rating did the Tromsoe Choir get?", "Excellent [1].", [cite("choir.txt", quote)],
+                       [hit("choir.txt")]) is None
+
+
+def test_names_joined_by_and_or_or_need_only_one_of_them_in_the_cited_document():
+    """A reply about one of several names the question joins answers it (part of a list); a name outside the
+    join is still required."""
+    assert name_groups("Which staff did Sheffield and Sefton rely on?") == ((("sheffield",), ("sefton",)),)
+    assert name_groups("Did Ofsted, the DfE and Sheffield City Council agree?") == (
+        (("ofsted",), ("dfe",), ("sheffield", "city", "council")),)
+    assert name_groups("What rating did the Halden Orchestra get?") == ((("halden",),), (("orchestra",),))
+    check = ConstraintCheck(DOCS.__getitem__)
+    quote = "The Tromso Choir was rated excellent in 1990 by the national arts council."
+    assert check.check("How were the Halden Orchestra and the Tromso Choir rated?", "Excellent [1].",
+                       [cite("choir.txt", quote)], [hit("choir.txt"), hit("orchestra.txt")]) is None
+    # A joined alternative counts only whole: the choir's document never names Halden's orchestra.
+    mismatch = check.check("How were the Halden Orchestra and the Bergen Choir rated?", "Excellent [1].",
+                           [cite("choir.txt", quote)], [hit("choir.txt")])
+    assert mismatch is not None and mismatch.kind == "names"
+
+
+def test_a_headline_is_not_an_answer():
+    """Failure kind: a title returned as the answer."""
+    check = ConstraintCheck(DOCS.__getitem__)
+    quote = "Halden Orchestra review"
+    mismatch = check.check("What did the review find about the finances?", "Halden Orchestra review [1].",
+                           [cite("orchestra.txt", quote)], [hit("orchestra.txt")])
+    assert mismatch is not None and mismatch.kind == "title"
+    assert not mismatch.keep(hit("orchestra.txt"), "Halden Orchestra review")
+    assert check.check("What is the headline of the article?", "Halden Orchestra review [1].",
+                       [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
+
+
+def test_checks_can_be_switched_off():
+    check = ConstraintCheck(DOCS.__getitem__, checks=("title",))
+    quote = "A review carried out over the last three years found the finances sound, because ticket sales doubled."
+    assert check.check("Over what period was the review carried out?", "Because ticket sales doubled [1].",
+                       [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
+
+
+def test_list_replies_become_one_item_a_line():
+    assert list_lines("- the police\n* health services\n\n2. schools.") == "the police.\nhealth services.\nschools."
+
+
+def test_a_rewrite_may_not_bring_in_names_or_years_the_conversation_never_mentioned():
+    """Failure kind: follow-ups rewritten wrong (a council swapped, "the one before that" made a year)."""
+    from rag.question import invented_terms
+
+    history = [("When was the Halden Orchestra founded?", "In 1952 [1].")]
+    assert invented_terms("Who founded the Halden Orchestra in 1952?", "Who founded it?", history) == []
+    assert invented_terms("Who founded the Tromso Choir?", "Who founded it?", history) == ["tromso", "choir"]
+    assert invented_terms("What happened to the orchestra in 1968?", "And before that?", history) == ["1968"]
+
+
+def test_the_topic_of_a_question_for_a_follow_up_that_lost_it():
+    from rag.question import topic_of
+
+    assert topic_of("When was the Halden Orchestra founded?") == "Halden Orchestra"
+    assert topic_of("What happened in 1968 to the orchestra?") == "1968"
+    assert topic_of("who founded the orchestra?") == "founded orchestra"
+
+
+def test_names_spread_over_documents_make_a_question_about_several_things():
+    check = ConstraintCheck(DOCS.__getitem__)
+    both = [hit("orchestra.txt"), hit("choir.txt")]
+    assert check.names_apart("What did critics say about the Halden Orchestra and the Tromso Choir?", both)
+    # One document names both (or the question gives one name): a plain question.
+    assert not check.names_apart("What did critics say about the Halden Orchestra in Bergen?", both)
+    assert not check.names_apart("What did critics say about the Halden Orchestra?", both)
