@@ -65,16 +65,16 @@ def main() -> None:
         timings = dict(prep.timings)
         raw = ""
         if prep.abstain_reason is None:
-            generation = pipeline._generate(prep, timings, stream=False)
+            generation = pipeline.generate(prep, timings, stream=False)
             try:
                 next(generation)
             except StopIteration as done:
                 raw = done.value
-        return pipeline._finish(prep, raw, timings)
+        return pipeline.finish(prep, raw, timings)
 
     rows = []
     for n, case in enumerate(cases, start=1):
-        prep = pipeline._prepare(case.question, ())
+        prep = pipeline.prepare(case.question, ())
         row = {"id": case.id, "question": case.question, "answers": list(case.answers),
                "answerable": case.answerable}
         for variant in variants:

@@ -34,13 +34,13 @@ def main() -> None:
     dataset, pool = tuning_questions(args.dataset, keep=lambda case: is_multi_part(case.question))
     cases = random.Random(2).sample(pool, args.n) if args.dataset == "quoref" else pool
     pipeline = prepare_pipeline(settings, dataset, progress=False)
-    params = pipeline._params()
+    params = pipeline.generation_params()
     rows = []
     for case in cases:
-        prep = pipeline._prepare(case.question, ())
+        prep = pipeline.prepare(case.question, ())
         parts = []
         for group in prep.groups:
-            messages = pipeline._messages(case.question, group, settings.multi_part_prompt)
+            messages = pipeline.messages(case.question, group, settings.multi_part_prompt)
             reply = pipeline.generator.generate(messages, params).text
             doc = group[0].chunk.doc_id
             parts.append({"doc": doc, "gold": doc in case.gold_docs, "best_score": max(h.score for h in group),

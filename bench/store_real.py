@@ -24,7 +24,7 @@ from common import QUOREF, load_average, rss_mib, write_result  # noqa: E402
 from store_scaling import recall_at_10, time_search  # noqa: E402
 
 from eval.beir import load_queries  # noqa: E402
-from rag.index import _current_generation, _read_manifest  # noqa: E402
+from rag.index import current_snapshot, read_manifest  # noqa: E402
 from rag.stores.faiss_store import FaissPolicy, FaissStore  # noqa: E402
 
 
@@ -41,10 +41,10 @@ def sweep(vecs: np.ndarray, queries: dict[str, np.ndarray], nprobes: list[int]) 
     t = time.perf_counter()
     store.optimize()
     out: dict = {"n": n, "flat_p50_ms": round(float(np.median(flat_seconds)) * 1000, 3),
-                 "nlist": int(store._ivf().nlist), "build_s": round(time.perf_counter() - t, 1),
+                 "nlist": int(store.ivf().nlist), "build_s": round(time.perf_counter() - t, 1),
                  "rss_delta_mib": round(rss_mib() - rss, 1), "load": load_average(), "by_nprobe": {}}
     for nprobe in nprobes:
-        store._ivf().nprobe = nprobe
+        store.ivf().nprobe = nprobe
         row = {}
         for name, q in queries.items():
             seconds, found = time_search(store, q)
@@ -66,8 +66,8 @@ def main() -> None:
                     help="IVF lists scanned on the fitted 1 M set (512 = an eighth of 4,096: the store's default)")
     ap.add_argument("--skip-real", action="store_true", help="only the fitted 1 M sweep")
     args = ap.parse_args()
-    gen = _current_generation(args.index)
-    manifest = _read_manifest(gen)
+    gen = current_snapshot(args.index)
+    manifest = read_manifest(gen)
     store = FaissStore.load(gen, int(manifest["dimension"]), info=manifest["store"])
     _, real = store.vectors()
     real = np.ascontiguousarray(real)

@@ -107,7 +107,7 @@ def main() -> None:
         t = time.perf_counter()
         store.optimize()
         train = time.perf_counter() - t
-        ivf = store._ivf()
+        ivf = store.ivf()
         row["ivf"] = {"type": store.index_type, "nlist": int(ivf.nlist), "build_s": round(train, 1),
                       "rss_delta_mib": round(rss_mib() - base_rss, 1), "by_nprobe": {}}
         for nprobe in [store.policy.probes_for(ivf.nlist) if p == "default" else int(p)

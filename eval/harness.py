@@ -131,10 +131,10 @@ def prepare_pipeline(settings: Settings, dataset: Dataset, *, docs_dir: Path | N
                      base: RagPipeline | None = None, progress: bool = True) -> RagPipeline:
     """A pipeline over the dataset's corpus (cached, incrementally updated), sharing loaded models."""
     index_dir = eval_index_dir(settings, dataset, docs_dir)
-    pipeline = RagPipeline(settings.replace(index_dir=index_dir), progress=progress,
-                           embedder=base._embedder if base else None, generator=base._generator if base else None)
+    wanted = settings.replace(index_dir=index_dir)
+    pipeline = base.variant(wanted, progress=progress) if base else RagPipeline(wanted, progress=progress)
     if dataset.corpus is not None:
-        pipeline.indexer.add_documents(dataset.corpus, root=str(dataset.path.resolve()))
+        pipeline.add_documents(dataset.corpus, root=str(dataset.path.resolve()))
     else:
         pipeline.index_paths([docs_dir or settings.seeds_dir])
     return pipeline

@@ -139,7 +139,7 @@ def _progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
 
 
-def _print_answer(answer: Answer, *, streamed: bool = False) -> None:
+def print_answer(answer: Answer, *, streamed: bool = False) -> None:
     if answer.abstained:
         console.print(f"[bold yellow]{escape(answer.text)}[/] [dim]({escape(answer.abstain_reason or '')})[/]")
         return
@@ -226,7 +226,7 @@ def _stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple
     if streamed:
         console.print()
     if answer is not None:
-        _print_answer(answer, streamed=streamed)
+        print_answer(answer, streamed=streamed)
     return answer
 
 
@@ -338,7 +338,7 @@ def cmd_info(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     try:
         index = pipeline.index
         index_info: dict[str, object] = {
-            "dir": str(s.index_dir), "snapshot": index.generation, "documents": len(index.documents),
+            "dir": str(s.index_dir), "snapshot": index.snapshot, "documents": len(index.documents),
             "chunks": len(index.chunks), "bytes": folder_bytes(s.index_dir)}
     except IndexMissingError:
         index_info = {"dir": str(s.index_dir), "snapshot": None, "documents": 0, "chunks": 0, "bytes": 0}

@@ -22,7 +22,7 @@ from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
-from rag.index import CURRENT_FILE, DocumentIndex, Indexer, IndexReport, index_exists
+from rag.index import DocumentIndex, Indexer, IndexReport, current_name, index_exists
 from rag.loaders import LoadLimits
 from rag.multipart import is_multi_part, join_replies, merge_items, per_document_passages
 from rag.prompts import answer_messages, list_lines, rewrite_messages
@@ -30,7 +30,7 @@ from rag.question import invented_terms, topic_of, wants_list
 from rag.retriever import HybridRetriever
 from rag.settings import Settings
 from rag.stores.factory import StoreConfig
-from rag.types import Answer, Hit
+from rag.types import Answer, Document, Hit
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +50,10 @@ class StreamEvent:
 
 
 @dataclass(frozen=True)
-class _Prepared:
+class Prepared:
+    """A question ready for the generator: the stages ``prepare -> generate -> finish`` that ``ask`` runs, public
+    so that benchmarks and tests can swap one of them (another prompt, another reply) without private names."""
+
     question: str
     standalone: str | None
     hits: tuple[Hit, ...]  # shown with the answer: the top_k, plus any context passage ranked below them
@@ -64,35 +67,87 @@ class _Prepared:
     hint: str = ""  # added to the question in the prompt (a retry's answer type)
 
 
+class _Shared:
+    """A lazily built component that a pipeline shares with its variants (one copy in memory, built once)."""
+
+    def __init__(self, build, value=None):
+        self._build = build
+        self._value = value
+        self._lock = threading.Lock()
+
+    def get(self):
+        with self._lock:
+            if self._value is None:
+                self._value = self._build()
+            return self._value
+
+
+class _LiveIndex:
+    """The live index snapshot in memory, reopened when a writer publishes a new one; shared by every
+    variant that reads the same index with the same embedder, so variants never load their own copy."""
+
+    def __init__(self, index_dir: Path, store_config: StoreConfig):
+        self.index_dir = index_dir
+        self.store_config = store_config
+        self._index: DocumentIndex | None = None
+        self._lock = threading.Lock()
+
+    def get(self, embedder: Embedder) -> DocumentIndex:
+        with self._lock:
+            if self._index is None or current_name(self.index_dir) != self._index.snapshot:
+                index = DocumentIndex.open(self.index_dir, self.store_config)
+                index.check_embedder(embedder)
+                self._index = index
+            return self._index
+
+    def forget(self) -> None:
+        with self._lock:
+            self._index = None
+
+
+def _embedder_key(s: Settings) -> tuple[object, ...]:
+    return (s.embedder, s.embed_batch_size, s.embed_backend, s.model_cache_dir)
+
+
+def _generator_key(s: Settings) -> tuple[object, ...]:
+    return (s.generator, s.gguf_path, s.openai_base_url, s.openai_model, s.hf_model_dir, s.n_ctx, s.seed,
+            s.n_threads, s.model_cache_dir)
+
+
 class RagPipeline:
     def __init__(self, settings: Settings, *, embedder: Embedder | None = None,
                  generator: Generator | None = None, progress: bool = True):
         self.settings = settings
         self.progress = progress
-        self._embedder = embedder
-        self._generator = generator
-        self._index: DocumentIndex | None = None
-        self._index_generation: str | None = None
+        self._embedder = _Shared(lambda: SentenceTransformerEmbedder(
+            settings.embedder, settings.embed_batch_size, settings.embed_backend, settings.model_cache_dir), embedder)
+        self._generator = _Shared(lambda: build_generator(settings, progress=progress), generator)
+        self._live = _LiveIndex(settings.index_dir, self.store_config)
         self._constraints: ConstraintCheck | None = None
         self._constraints_index: DocumentIndex | None = None
         self._lock = threading.RLock()
+
+    def variant(self, settings: Settings, *, progress: bool | None = None) -> RagPipeline:
+        """A pipeline with other settings (another top_k, prompt, model or index) that shares this one's models
+        and loaded index wherever the settings allow: one copy of each in memory however many variants."""
+        other = RagPipeline(settings, progress=self.progress if progress is None else progress)
+        if _embedder_key(settings) == _embedder_key(self.settings):
+            other._embedder = self._embedder
+            if settings.index_dir == self.settings.index_dir and other.store_config == self.store_config:
+                other._live = self._live
+        if _generator_key(settings) == _generator_key(self.settings):
+            other._generator = self._generator
+        return other
 
     # -- components, loaded lazily and once ---------------------------------------------------------
 
     @property
     def embedder(self) -> Embedder:
-        with self._lock:
-            if self._embedder is None:
-                self._embedder = SentenceTransformerEmbedder(self.settings.embedder, self.settings.embed_batch_size,
-                                                             self.settings.embed_backend, self.settings.model_cache_dir)
-            return self._embedder
+        return self._embedder.get()
 
     @property
     def generator(self) -> Generator:
-        with self._lock:
-            if self._generator is None:
-                self._generator = build_generator(self.settings, progress=self.progress)
-            return self._generator
+        return self._generator.get()
 
     @property
     def chunker(self) -> SentenceChunker:
@@ -112,15 +167,8 @@ class RagPipeline:
 
     @property
     def index(self) -> DocumentIndex:
-        """The live index, reopened when another writer has published a new generation."""
-        with self._lock:
-            current = self.settings.index_dir / CURRENT_FILE
-            live = current.read_text().strip() if current.is_file() else None
-            if self._index is None or live != self._index_generation:
-                self._index = DocumentIndex.open(self.settings.index_dir, self.store_config)
-                self._index_generation = self._index.generation
-                self._index.check_embedder(self.embedder)
-            return self._index
+        """The live index, reopened when another writer has published a new snapshot."""
+        return self._live.get(self.embedder)
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -138,7 +186,20 @@ class RagPipeline:
     def index_paths(self, paths: Sequence[Path], *, rebuild: bool = False) -> IndexReport:
         with self._lock:
             report = self.indexer.index_paths(paths, rebuild=rebuild)
-            self._index = None
+            self._live.forget()
+            return report
+
+    def add_documents(self, documents: Sequence[Document], root: str = "") -> IndexReport:
+        """Index already-loaded documents (uploads, datasets); nothing is removed."""
+        with self._lock:
+            report = self.indexer.add_documents(documents, root=root)
+            self._live.forget()
+            return report
+
+    def remove_documents(self, doc_ids: Sequence[str]) -> IndexReport:
+        with self._lock:
+            report = self.indexer.remove_documents(doc_ids)
+            self._live.forget()
             return report
 
     def ensure_index(self) -> IndexReport | None:
@@ -193,7 +254,8 @@ class RagPipeline:
             timings["rewrite_tokens"] = timings.get("rewrite_tokens", 0) + gen.prompt_tokens + gen.completion_tokens
         return gen.text.strip().strip('"').strip()
 
-    def _prepare(self, question: str, history: Sequence[tuple[str, str]]) -> _Prepared:
+    def prepare(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Prepared:
+        """Stage 1: check the question, rewrite a follow-up, retrieve, and choose the passages (or abstain)."""
         timings: dict[str, float] = {}
         question = self.check_question(question)
         standalone = None
@@ -243,10 +305,10 @@ class RagPipeline:
         shown += tuple(h for h in context if h not in shown)
         multi_part = multi_part and bool(hits)
         style = s.multi_part_prompt if multi_part else s.answer_prompt
-        return _Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
+        return Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
                          ranked=tuple(found))
 
-    def _messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
+    def messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
         are clipped (for the model only) until prompt + answer fit, because token-dense text such as a pasted
         blob can take one token per character or two."""
@@ -268,11 +330,13 @@ class RagPipeline:
             log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
             messages = answer_messages(question, passages, style, limit)
 
-    def _params(self) -> GenerationParams:
+    def generation_params(self) -> GenerationParams:
+        """The decoding parameters every answer uses (greedy by default: the same question, the same answer)."""
         s = self.settings
         return GenerationParams(max_tokens=s.max_new_tokens, temperature=s.temperature, seed=s.seed)
 
-    def _finish(self, prep: _Prepared, raw: str, timings: dict[str, float]) -> Answer:
+    def finish(self, prep: Prepared, raw: str, timings: dict[str, float]) -> Answer:
+        """Stage 3: check a reply against the passages (citations, abstention) and build the Answer."""
         model = self.generator.describe()
         if prep.abstain_reason is not None:
             return self._abstain(prep, prep.abstain_reason, raw, timings, model)
@@ -291,25 +355,25 @@ class RagPipeline:
                       raw_generation=raw, timings=timings, model=model,
                       abstain_reason=None, unsupported=tuple(dropped))
 
-    def _abstain(self, prep: _Prepared, reason: str, raw: str, timings: dict[str, float],
+    def _abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
                  model: dict[str, object]) -> Answer:
         return Answer(question=prep.question, text=ABSTAIN_TEXT, abstained=True, citations=(),
                       passages=prep.hits, standalone_question=prep.standalone, abstain_reason=reason,
                       raw_generation=raw, timings=timings, model=model)
 
-    def _generate(self, prep: _Prepared, timings: dict[str, float], *, stream: bool) -> Coroutine[str, None, str]:
-        """Runs the generator once per passage group; yields reply text as it comes when streaming (nothing
+    def generate(self, prep: Prepared, timings: dict[str, float], *, stream: bool) -> Coroutine[str, None, str]:
+        """Stage 2: runs the generator once per passage group; yields reply text as it comes when streaming (nothing
         otherwise), records timings, and returns the reply (the per-document replies joined)."""
         question = prep.standalone or prep.question
         if prep.hint:
             question = f"{question} ({prep.hint})"
-        params = self._params()
+        params = self.generation_params()
         style = prep.style
         replies: list[str] = []
         totals = {"generate_s": 0.0, "prompt_tokens": 0, "completion_tokens": 0, "prompt_eval_s": 0.0,
                   "prompt_eval_tokens": 0, "eval_s": 0.0, "eval_tokens": 0}
         for n, passages in enumerate(prep.groups):
-            messages = self._messages(question, passages, style)
+            messages = self.messages(question, passages, style)
             started = time.perf_counter()
             if stream:
                 if n:
@@ -356,7 +420,7 @@ class RagPipeline:
 
     def _events(self, question: str, history: Sequence[tuple[str, str]], *, stream: bool) -> Iterator[StreamEvent]:
         started = time.perf_counter()
-        prep = self._prepare(question, history)
+        prep = self.prepare(question, history)
         if prep.standalone is not None:
             yield StreamEvent("rewrite", text=prep.standalone)
         yield StreamEvent("passages", passages=prep.hits)
@@ -366,12 +430,12 @@ class RagPipeline:
         raw = ""
         if prep.abstain_reason is None:
             raw = yield from self._drafted(prep, timings, stream=stream)
-        answer = self._finish(prep, raw, timings)
+        answer = self.finish(prep, raw, timings)
         answer = yield from self._second_pass(prep, answer, raw, timings, stream=stream)
         timings["total_s"] = time.perf_counter() - started
         yield StreamEvent("answer", answer=answer)
 
-    def _second_pass(self, prep: _Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
+    def _second_pass(self, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
                      stream: bool) -> Coroutine[StreamEvent, None, Answer]:
         """Holds a first answer to what the question asks (rag/answer_check.py): a reply that does not fit is
         asked again on the sentences that do, or abstains; one cited from a sentence far from the question is
@@ -385,7 +449,7 @@ class RagPipeline:
                 return self._abstain(prep, mismatch.reason, raw, timings, answer.model)
             yield StreamEvent("retry", text=mismatch.reason)
             raw = yield from self._drafted(retry, timings, stream=stream)
-            second = self._finish(retry, raw, timings)
+            second = self.finish(retry, raw, timings)
             again = self._mismatch(retry, second)
             if again is not None:
                 second = self._abstain(prep, again.reason, raw, timings, answer.model)
@@ -401,7 +465,7 @@ class RagPipeline:
                 if retry is not None:
                     yield StreamEvent("retry", text=focus.reason)
                     raw2 = yield from self._drafted(retry, timings, stream=stream)
-                    second = self._finish(retry, raw2, timings)
+                    second = self.finish(retry, raw2, timings)
                     if not second.abstained and self._mismatch(retry, second) is None and \
                             self.constraints.focus(question, second.citations, prep.context) > \
                             self.constraints.focus(question, answer.citations, prep.context):
@@ -411,7 +475,7 @@ class RagPipeline:
             answer = yield from self._completed_list(prep, answer, raw, timings, stream=stream)
         return answer
 
-    def _completed_list(self, prep: _Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
+    def _completed_list(self, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
                         stream: bool) -> Coroutine[StreamEvent, None, Answer]:
         """A list question's answer with the items the closest sentences add: the model lists them from those
         sentences alone (a short prompt), and the new, supported items are added to the first answer."""
@@ -429,15 +493,15 @@ class RagPipeline:
             return answer
         both = dataclasses.replace(prep, context=prep.context + tuple(h for h in excerpts if h not in prep.context),
                                    style=prep.style)
-        completed = self._finish(both, merged, timings)
+        completed = self.finish(both, merged, timings)
         return answer if completed.abstained else self._with_passages(completed, prep, listing)
 
-    def _with_passages(self, answer: Answer, prep: _Prepared, second: _Prepared) -> Answer:
+    def _with_passages(self, answer: Answer, prep: Prepared, second: Prepared) -> Answer:
         """An answer from a second pass shows the first pass's passages and the excerpts it was asked on."""
         return dataclasses.replace(answer, passages=prep.hits + tuple(h for h in second.context
                                                                          if h not in prep.hits))
 
-    def _evidence_preview(self, prep: _Prepared, timings: dict[str, float]) -> tuple[Hit, ...]:
+    def _evidence_preview(self, prep: Prepared, timings: dict[str, float]) -> tuple[Hit, ...]:
         """The best evidence sentences, shown before the model's first token (tens of milliseconds)."""
         started = time.perf_counter()
         selector = EvidenceSelector(self.embedder, max_sentences=self.settings.evidence_preview, window=0)
@@ -445,10 +509,10 @@ class RagPipeline:
         timings["evidence_preview_s"] = time.perf_counter() - started
         return excerpts
 
-    def _drafted(self, prep: _Prepared, timings: dict[str, float], *,
+    def _drafted(self, prep: Prepared, timings: dict[str, float], *,
                  stream: bool) -> Coroutine[StreamEvent, None, str]:
         """Token events of one draft as they come; returns the draft."""
-        generation = self._generate(prep, timings, stream=stream)
+        generation = self.generate(prep, timings, stream=stream)
         while True:
             try:
                 piece = next(generation)
@@ -467,14 +531,14 @@ class RagPipeline:
                 self._constraints_index = index
             return self._constraints
 
-    def _mismatch(self, prep: _Prepared, answer: Answer) -> Mismatch | None:
+    def _mismatch(self, prep: Prepared, answer: Answer) -> Mismatch | None:
         """A cited answer that does not fit what the question asks (rag/answer_check.py, ConstraintCheck)."""
         if answer.abstained or not self.settings.answer_check_list:
             return None
         return self.constraints.check(prep.standalone or prep.question, answer.text, answer.citations, prep.context,
                                       multi_part=prep.multi_part)
 
-    def _retry(self, prep: _Prepared, mismatch: Mismatch) -> _Prepared | None:
+    def _retry(self, prep: Prepared, mismatch: Mismatch) -> Prepared | None:
         """The same question on the next-best evidence: the sentences of the ranked passages that fit what the
         question asks (with their neighbours), best first; None when no passage has any."""
         s = self.settings

@@ -67,7 +67,7 @@ def check_consistent(index: DocumentIndex) -> None:
     keys = [(c.doc_id, c.ordinal) for c in index.chunks.values()]
     assert len(keys) == len(set(keys)), "duplicate chunks"
     assert {c.doc_id for c in index.chunks.values()} == set(index.documents)
-    conn = sqlite3.connect(f"file:{index.index_dir / index.generation / CATALOG_FILE}?mode=ro", uri=True)
+    conn = sqlite3.connect(f"file:{index.index_dir / index.snapshot / CATALOG_FILE}?mode=ro", uri=True)
     try:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     finally:
@@ -126,10 +126,10 @@ def test_sigkill_during_indexing_never_loses_the_previous_index(tmp_path, embedd
         index = DocumentIndex.open(idx)
         check_consistent(index)
         held = {d: index.document_text(d) for d in index.documents}
-        state = "next" if index.generation != live else "previous"
+        state = "next" if index.snapshot != live else "previous"
         # Killed while writing: this run's unfinished generation folder is left behind (and ignored).
         outcomes["partial generation left behind"] += any(
-            p.name.startswith("gen-") and p.name not in existing | {index.generation} for p in idx.iterdir())
+            p.name.startswith("gen-") and p.name not in existing | {index.snapshot} for p in idx.iterdir())
         reference = wanted if state == "next" else expected
         assert set(held) == set(reference), f"trial {trial}: a partial index was published"
         for name, raw in reference.items():
@@ -154,7 +154,7 @@ def test_sigkill_during_indexing_never_loses_the_previous_index(tmp_path, embedd
     assert index.manifest["documents"] == len(final) and index.manifest["chunks"] == len(index.chunks)
     # Stale generations and temp files from the killed runs are gone; the stale lock file is harmless.
     leftovers = sorted(p.name for p in idx.iterdir() if p.name not in {CURRENT_FILE, ".lock"})
-    assert leftovers == [index.generation]
+    assert leftovers == [index.snapshot]
     assert not list(idx.rglob("*.tmp"))
     # Same catalog as a clean index built from scratch: nothing lost, nothing duplicated.
     clean = Indexer(tmp_path / "clean", embedder, SentenceChunker(), progress=False)
@@ -183,7 +183,7 @@ def test_sigkill_during_the_first_index_leaves_no_half_index(tmp_path, embedder)
     Indexer(idx, embedder, SentenceChunker(), progress=False).index_paths([docs])
     index = DocumentIndex.open(idx)
     check_consistent(index)
-    assert len(index.documents) == 40 and index.generation == "gen-000002"
+    assert len(index.documents) == 40 and index.snapshot == "gen-000002"
     assert [p.name for p in idx.iterdir() if p.name.startswith("gen-")] == ["gen-000002"]
 
 
@@ -264,7 +264,7 @@ def test_readers_never_see_a_broken_index_while_a_writer_swaps_generations(tmp_p
             try:
                 index = DocumentIndex.open(idx)
                 assert len(index.store) == len(index.chunks)
-                generations.add(index.generation)
+                generations.add(index.snapshot)
             except BaseException as exc:  # noqa: BLE001 - collected and asserted below
                 errors.append(exc)
                 return
@@ -295,7 +295,7 @@ def test_a_loaded_index_keeps_serving_documents_after_its_generation_is_deleted(
     for version in (1, 2):
         write_docs(docs, range(0, 3), version=version)
         indexer.index_paths([docs])
-    assert not (idx / reader.generation).exists()
+    assert not (idx / reader.snapshot).exists()
     assert "keeps 100 varieties" in reader.document_text("depot-000.md")
     assert "keeps 102 varieties" in DocumentIndex.open(idx).document_text("depot-000.md")
 
@@ -358,7 +358,7 @@ DAMAGE = {
     "missing manifest": "manifest missing",
     "truncated manifest": "is truncated or not JSON",
     "other format version": "has format version 99; this version of the tool reads 1",
-    "CURRENT points nowhere": "points at 'gen-999999', which is not a generation folder",
+    "CURRENT points nowhere": "points at 'gen-999999', which is not a snapshot folder",
     "truncated vectors, old manifest without checksums": "is truncated or not a FAISS index",
     "truncated catalog, old manifest without checksums": "catalog",
 }
@@ -387,7 +387,7 @@ def test_damaged_index_gives_clear_error_naming_the_fix_and_rebuild_repairs_it(t
     index = DocumentIndex.open(idx)
     check_consistent(index)
     assert len(index.documents) == 4
-    assert [p.name for p in idx.iterdir() if p.name.startswith("gen-")] == [index.generation]
+    assert [p.name for p in idx.iterdir() if p.name.startswith("gen-")] == [index.snapshot]
 
 
 def test_lock_file_is_plain_and_flock_based(tmp_path):

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import EXIT_OK, _print_answer, console, main
+from rag.cli import EXIT_OK, console, main, print_answer
 from rag.index import DocumentIndex
 from rag.pipeline import RagPipeline
 from rag.types import Answer, Citation
@@ -110,7 +110,7 @@ def test_answer_rendering_escapes_document_text(capsys):
                     citations=(Citation(n=1, doc_id="[doc].txt", title="[i]t[/i]", start=0, end=10, quote=quote,
                                         passage_n=1, support=1.0),), passages=())
     with console.capture() as cap:
-        _print_answer(answer)
+        print_answer(answer)
     text = " ".join(cap.get().split())
     assert "The [red]answer[/red]." in text and quote in text and "[doc].txt" in text and "[i]t[/i]" in text
 
@@ -175,9 +175,9 @@ def test_giant_unbroken_tokens_do_not_overflow_the_model_context(hostile_pipelin
     pipeline = RagPipeline(hostile_pipeline.settings.replace(index_dir=tmp_path / "idx", n_ctx=2048),
                            embedder=hostile_pipeline.embedder, generator=qwen_generator, progress=False)
     pipeline.index_paths([docs])
-    prep = pipeline._prepare("When was the Quarry Lane seed bank number 0 founded?", ())
+    prep = pipeline.prepare("When was the Quarry Lane seed bank number 0 founded?", ())
     assert len(prep.context) == 4 and all(len(h.chunk.text) > 60_000 for h in prep.context)
-    messages = pipeline._messages(prep.question, prep.context)
+    messages = pipeline.messages(prep.question, prep.context)
     used = sum(qwen_generator.count_tokens(m.content) for m in messages)
     assert used <= pipeline.settings.n_ctx - pipeline.settings.max_new_tokens
     answer = pipeline.ask("When was the Quarry Lane seed bank number 0 founded?")

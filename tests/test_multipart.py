@@ -62,13 +62,13 @@ def test_all_declined_replies_stay_a_decline():
 def test_pipeline_prompts_see_the_passages_citations_are_checked_against(seed_pipeline):
     """Each prompt's passages are exactly the context the citation check uses: one group for a plain question
     (also when evidence selection shortens it), one per document for a multi-part one."""
-    plain = seed_pipeline._prepare("How many cases did Sheffield council examine after the Baby P case?", ())
+    plain = seed_pipeline.prepare("How many cases did Sheffield council examine after the Baby P case?", ())
     assert plain.groups == (plain.context,)
     evidence = type(seed_pipeline)(seed_pipeline.settings.replace(evidence_sentences=2),
                                    embedder=seed_pipeline.embedder, progress=False)
-    selected = evidence._prepare("How many cases did Sheffield council examine after the Baby P case?", ())
+    selected = evidence.prepare("How many cases did Sheffield council examine after the Baby P case?", ())
     assert selected.groups == (selected.context,) and "evidence_s" in selected.timings
-    multi = seed_pipeline._prepare("Sheffield appears in two of the reports: how many cases did its post-Baby P "
+    multi = seed_pipeline.prepare("Sheffield appears in two of the reports: how many cases did its post-Baby P "
                                    "review examine, and what rating did Ofsted give it in 2019?", ())
     assert len(multi.groups) >= 2
     assert multi.context == tuple(h for group in multi.groups for h in group)

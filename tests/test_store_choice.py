@@ -86,7 +86,7 @@ def test_settings_select_store_and_reject_unknown(monkeypatch):
 
 def test_milvus_store_through_the_indexer_keeps_generations_apart(tmp_path, corpus, embedder):
     pytest.importorskip("pymilvus")
-    from rag.stores.milvus_store import MilvusStore, _client
+    from rag.stores.milvus_store import MilvusStore, milvus_client
 
     config = StoreConfig(kind="milvus")
     first = indexer(tmp_path, embedder, config).index_paths([corpus])
@@ -94,7 +94,7 @@ def test_milvus_store_through_the_indexer_keeps_generations_apart(tmp_path, corp
     assert index.manifest["store"]["kind"] == "milvus" and len(index.store) == first.chunks_embedded
     chunk = next(iter(index.chunks.values()))
     assert index.store.search(embedder.encode([chunk.text])[0], 1)[0][0] == chunk.chunk_id
-    old_collection = MilvusStore.saved_collection(tmp_path / "index" / index.generation)
+    old_collection = MilvusStore.saved_collection(tmp_path / "index" / index.snapshot)
 
     victim = sorted(corpus.iterdir())[0]
     victim.unlink()
@@ -103,8 +103,8 @@ def test_milvus_store_through_the_indexer_keeps_generations_apart(tmp_path, corp
     assert len(index.store) == first.chunks_embedded
     new = DocumentIndex.open(tmp_path / "index", config)
     assert victim.name not in new.documents and len(new.store) == len(new.chunks)
-    client = _client(config.milvus_uri_for(tmp_path / "index"))
-    assert client.list_collections() == [MilvusStore.saved_collection(tmp_path / "index" / new.generation)]
+    client = milvus_client(config.milvus_uri_for(tmp_path / "index"))
+    assert client.list_collections() == [MilvusStore.saved_collection(tmp_path / "index" / new.snapshot)]
     assert old_collection not in client.list_collections()
 
     # Switching the configured store rebuilds into the new kind.

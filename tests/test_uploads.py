@@ -43,7 +43,7 @@ def indexer(tmp_path, embedder, seeds_copy):
 
 def _snapshot(index_dir):
     index = DocumentIndex.open(index_dir)
-    return index.generation, sorted(index.documents)
+    return index.snapshot, sorted(index.documents)
 
 
 def test_upload_is_stored_and_indexed(tmp_path, indexer):

@@ -32,8 +32,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 
 import gradio as gr  # noqa: E402
 
-from rag.errors import RagError, user_message  # noqa: E402
-from rag.index import IndexError_  # noqa: E402
+from rag.errors import IndexError_, RagError, user_message  # noqa: E402
 from rag.pipeline import RagPipeline  # noqa: E402
 from rag.settings import Settings, SettingsError  # noqa: E402
 from rag.types import Answer, Hit  # noqa: E402
@@ -110,10 +109,6 @@ class PipelinePool:
         self._variants: OrderedDict[Settings, RagPipeline] = OrderedDict()
         self._max_variants = max_variants
 
-    @staticmethod
-    def _generator_key(s: Settings) -> tuple[Any, ...]:
-        return (s.generator, s.gguf_path, s.openai_base_url, s.openai_model, s.hf_model_dir, s.n_ctx, s.seed)
-
     def settings_for(self, top_k: int | None, generator: str | None, model: str | None) -> Settings:
         base = self.base.settings
         changes: dict[str, Any] = {"top_k": int(top_k) if top_k else None, "generator": generator or None}
@@ -133,11 +128,7 @@ class PipelinePool:
         with self._lock:
             pipeline = self._variants.get(wanted)
             if pipeline is None:
-                same_generator = self._generator_key(wanted) == self._generator_key(self.base.settings)
-                shared = next((p for p in self._variants.values()
-                               if self._generator_key(p.settings) == self._generator_key(wanted)), None)
-                gen = self.base.generator if same_generator else (shared.generator if shared else None)
-                pipeline = RagPipeline(wanted, embedder=self.base.embedder, generator=gen, progress=False)
+                pipeline = self.base.variant(wanted, progress=False)
                 self._variants[wanted] = pipeline
                 while len(self._variants) > self._max_variants:
                     self._variants.popitem(last=False)

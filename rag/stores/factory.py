@@ -57,8 +57,8 @@ def load_store(info: dict, gen: Path, dimension: int, config: StoreConfig) -> Ve
     raise StoreError(f"unknown vector store kind {kind!r}")
 
 
-def release_generation(gen: Path, keep: Path | None, config: StoreConfig) -> None:
-    """Free what a generation about to be deleted holds outside its folder (a Milvus collection)."""
+def release_snapshot(gen: Path, keep: Path | None, config: StoreConfig) -> None:
+    """Free what a snapshot about to be deleted holds outside its folder (a Milvus collection)."""
     from rag.stores.milvus_store import MARKER_FILE, MilvusStore
 
     if (gen / MARKER_FILE).is_file():

@@ -77,7 +77,7 @@ class FaissStore:
         self.policy = policy or FaissPolicy()
         self._index = index if index is not None else _flat(dimension)
         self._trained_on = trained_on
-        ivf = self._ivf()
+        ivf = self.ivf()
         if ivf is not None:
             ivf.nprobe = self.policy.probes_for(ivf.nlist)
             self._trained_on = trained_on or len(self)
@@ -99,14 +99,14 @@ class FaissStore:
 
     @property
     def index_type(self) -> str:
-        ivf = self._ivf()
+        ivf = self.ivf()
         if ivf is None:
             return FLAT_TYPE
         # An index keeps the codec it was built with until it is retrained, whatever the policy says now.
         return IVF_TYPES["sq8" if isinstance(faiss.downcast_index(self._index), faiss.IndexIVFScalarQuantizer)
                          else "flat"]
 
-    def _ivf(self) -> faiss.IndexIVF | None:
+    def ivf(self) -> faiss.IndexIVF | None:
         return faiss.try_extract_index_ivf(self._index)
 
     def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
@@ -143,7 +143,7 @@ class FaissStore:
     def vectors(self) -> tuple[np.ndarray, np.ndarray]:
         """All (ids, vectors) held, in no particular order. From SQ8 lists they are the decoded codes (mean
         cosine to the originals above 0.9999), which is what retraining and a return to exact search use."""
-        ivf = self._ivf()
+        ivf = self.ivf()
         if ivf is None:
             flat = faiss.downcast_index(self._index.index)
             ids = faiss.vector_to_array(self._index.id_map).astype(np.int64)
@@ -172,7 +172,7 @@ class FaissStore:
         """Re-pick the index type for the current size: exact below the threshold, IVF above it, and retrain
         an IVF index that has grown well past the data it was trained on."""
         count = len(self)
-        ivf = self._ivf()
+        ivf = self.ivf()
         want_ivf = self.policy.wants_ivf(count)
         if ivf is None and not want_ivf:
             return
@@ -209,7 +209,7 @@ class FaissStore:
 
     def describe(self) -> dict[str, object]:
         info: dict[str, object] = {"kind": self.kind, "index_type": self.index_type, "count": len(self)}
-        ivf = self._ivf()
+        ivf = self.ivf()
         if ivf is not None:
             info["params"] = {"nlist": int(ivf.nlist), "nprobe": int(ivf.nprobe), "trained_on": self._trained_on}
         info["policy"] = {"index_type": self.policy.index_type, "flat_max": self.policy.flat_max,

@@ -39,7 +39,7 @@ def is_lite(uri: str) -> bool:
     return not re.match(r"^[a-z]+://", uri)
 
 
-def _client(uri: str, token: str = ""):
+def milvus_client(uri: str, token: str = ""):
     """One client per URI and process (Milvus Lite allows one opener of a file)."""
     key = os.path.abspath(uri) if is_lite(uri) else uri
     with _clients_lock:
@@ -68,7 +68,7 @@ class MilvusStore:
         self.prefix = prefix
         self.index_type = index_type
         self.token = token
-        self._client = _client(uri, token)
+        self._client = milvus_client(uri, token)
         # A collection we created and have not published yet is ours to write; a loaded one is forked first.
         self._collection = collection
         self._owned = collection is None
@@ -105,7 +105,7 @@ class MilvusStore:
         if name is None or (keep is not None and MilvusStore.saved_collection(keep) == name):
             return
         try:
-            client = _client(uri, token)
+            client = milvus_client(uri, token)
             if client.has_collection(name):
                 client.drop_collection(name)
         except Exception as exc:  # cleanup must not fail a finished write
