@@ -5,113 +5,36 @@ CLI, batch runner, UI and eval harness are thin front ends over ``RagPipeline``.
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
 from collections.abc import Generator as Coroutine
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
-from rag.answer_check import AnswerCheck, ConstraintCheck, Mismatch
+from rag.answer_check import AnswerCheck, ConstraintCheck
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker
 from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
-from rag.index import DocumentIndex, Indexer, IndexReport, current_name, index_exists
+from rag.index import DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
-from rag.multipart import is_multi_part, join_replies, merge_items, per_document_passages
+from rag.multipart import is_multi_part, join_replies, per_document_passages
 from rag.prompts import answer_messages, list_lines, rewrite_messages
-from rag.question import invented_terms, topic_of, wants_list
+from rag.question import invented_terms, topic_of
 from rag.retriever import HybridRetriever
+from rag.second_pass import second_pass
 from rag.settings import Settings
+from rag.shared import LiveIndex, Shared, embedder_key, generator_key
 from rag.stores.factory import StoreConfig
-from rag.types import Answer, Document, Hit
+from rag.types import Answer, Document, Hit, Prepared, StreamEvent
 
 log = logging.getLogger(__name__)
 
 ABSTAIN_TEXT = "The documents don't say."
-
-
-@dataclass(frozen=True)
-class StreamEvent:
-    """What ``ask_stream`` yields: 'rewrite' (standalone question), 'passages', 'evidence' (the sentences of the
-    passages closest to the question, as excerpts, shown until the answer replaces them), 'token', then 'answer';
-    a 'retry' (its text the reason) between two drafts when the first did not fit the question."""
-
-    kind: str
-    text: str = ""
-    answer: Answer | None = None
-    passages: tuple[Hit, ...] = ()
-
-
-@dataclass(frozen=True)
-class Prepared:
-    """A question ready for the generator: the stages ``prepare -> generate -> finish`` that ``ask`` runs, public
-    so that benchmarks and tests can swap one of them (another prompt, another reply) without private names."""
-
-    question: str
-    standalone: str | None
-    hits: tuple[Hit, ...]  # shown with the answer: the top_k, plus any context passage ranked below them
-    context: tuple[Hit, ...]  # every passage the generator sees (citations are checked against these)
-    groups: tuple[tuple[Hit, ...], ...]  # one prompt per group: (context,), or one group per document
-    multi_part: bool  # asked per document
-    abstain_reason: str | None
-    timings: dict[str, float]
-    style: str  # the answer prompt wording (rag/prompts.py)
-    ranked: tuple[Hit, ...] = ()  # the whole fused ranking (candidates deep): where a retry looks for evidence
-    hint: str = ""  # added to the question in the prompt (a retry's answer type)
-
-
-class _Shared:
-    """A lazily built component that a pipeline shares with its variants (one copy in memory, built once)."""
-
-    def __init__(self, build, value=None):
-        self._build = build
-        self._value = value
-        self._lock = threading.Lock()
-
-    def get(self):
-        with self._lock:
-            if self._value is None:
-                self._value = self._build()
-            return self._value
-
-
-class _LiveIndex:
-    """The live index snapshot in memory, reopened when a writer publishes a new one; shared by every
-    variant that reads the same index with the same embedder, so variants never load their own copy."""
-
-    def __init__(self, index_dir: Path, store_config: StoreConfig):
-        self.index_dir = index_dir
-        self.store_config = store_config
-        self._index: DocumentIndex | None = None
-        self._lock = threading.Lock()
-
-    def get(self, embedder: Embedder) -> DocumentIndex:
-        with self._lock:
-            if self._index is None or current_name(self.index_dir) != self._index.snapshot:
-                index = DocumentIndex.open(self.index_dir, self.store_config)
-                index.check_embedder(embedder)
-                self._index = index
-            return self._index
-
-    def forget(self) -> None:
-        with self._lock:
-            self._index = None
-
-
-def _embedder_key(s: Settings) -> tuple[object, ...]:
-    return (s.embedder, s.embed_batch_size, s.embed_backend, s.model_cache_dir)
-
-
-def _generator_key(s: Settings) -> tuple[object, ...]:
-    return (s.generator, s.gguf_path, s.openai_base_url, s.openai_model, s.hf_model_dir, s.n_ctx, s.seed,
-            s.n_threads, s.model_cache_dir)
 
 
 class RagPipeline:
@@ -119,10 +42,10 @@ class RagPipeline:
                  generator: Generator | None = None, progress: bool = True):
         self.settings = settings
         self.progress = progress
-        self._embedder = _Shared(lambda: SentenceTransformerEmbedder(
+        self._embedder = Shared(lambda: SentenceTransformerEmbedder(
             settings.embedder, settings.embed_batch_size, settings.embed_backend, settings.model_cache_dir), embedder)
-        self._generator = _Shared(lambda: build_generator(settings, progress=progress), generator)
-        self._live = _LiveIndex(settings.index_dir, self.store_config)
+        self._generator = Shared(lambda: build_generator(settings, progress=progress), generator)
+        self._live = LiveIndex(settings.index_dir, self.store_config)
         self._constraints: ConstraintCheck | None = None
         self._constraints_index: DocumentIndex | None = None
         self._lock = threading.RLock()
@@ -131,11 +54,11 @@ class RagPipeline:
         """A pipeline with other settings (another top_k, prompt, model or index) that shares this one's models
         and loaded index wherever the settings allow: one copy of each in memory however many variants."""
         other = RagPipeline(settings, progress=self.progress if progress is None else progress)
-        if _embedder_key(settings) == _embedder_key(self.settings):
+        if embedder_key(settings) == embedder_key(self.settings):
             other._embedder = self._embedder
             if settings.index_dir == self.settings.index_dir and other.store_config == self.store_config:
                 other._live = self._live
-        if _generator_key(settings) == _generator_key(self.settings):
+        if generator_key(settings) == generator_key(self.settings):
             other._generator = self._generator
         return other
 
@@ -339,7 +262,7 @@ class RagPipeline:
         """Stage 3: check a reply against the passages (citations, abstention) and build the Answer."""
         model = self.generator.describe()
         if prep.abstain_reason is not None:
-            return self._abstain(prep, prep.abstain_reason, raw, timings, model)
+            return self.abstain(prep, prep.abstain_reason, raw, timings, model)
         question = prep.standalone or prep.question
         started = time.perf_counter()
         listed = prep.style == "list"
@@ -349,13 +272,13 @@ class RagPipeline:
         timings["cite_s"] = time.perf_counter() - started
         verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in prep.context])
         if not verdict.answers:
-            return self._abstain(prep, verdict.reason or "no supported answer", raw, timings, model)
+            return self.abstain(prep, verdict.reason or "no supported answer", raw, timings, model)
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
                       passages=prep.hits, sentences=tuple(sentences), standalone_question=prep.standalone,
                       raw_generation=raw, timings=timings, model=model,
                       abstain_reason=None, unsupported=tuple(dropped))
 
-    def _abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
+    def abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
                  model: dict[str, object]) -> Answer:
         return Answer(question=prep.question, text=ABSTAIN_TEXT, abstained=True, citations=(),
                       passages=prep.hits, standalone_question=prep.standalone, abstain_reason=reason,
@@ -429,77 +352,11 @@ class RagPipeline:
             yield StreamEvent("evidence", passages=self._evidence_preview(prep, timings))
         raw = ""
         if prep.abstain_reason is None:
-            raw = yield from self._drafted(prep, timings, stream=stream)
+            raw = yield from self.drafted(prep, timings, stream=stream)
         answer = self.finish(prep, raw, timings)
-        answer = yield from self._second_pass(prep, answer, raw, timings, stream=stream)
+        answer = yield from second_pass(self, prep, answer, raw, timings, stream=stream)
         timings["total_s"] = time.perf_counter() - started
         yield StreamEvent("answer", answer=answer)
-
-    def _second_pass(self, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
-                     stream: bool) -> Coroutine[StreamEvent, None, Answer]:
-        """Holds a first answer to what the question asks (rag/answer_check.py): a reply that does not fit is
-        asked again on the sentences that do, or abstains; one cited from a sentence far from the question is
-        asked again on the closest sentences and the better-grounded answer kept; a list question's answer is
-        completed from the closest sentences."""
-        mismatch = self._mismatch(prep, answer)
-        if mismatch is not None:
-            timings["retry"] = mismatch.kind
-            retry = self._retry(prep, mismatch)
-            if retry is None:
-                return self._abstain(prep, mismatch.reason, raw, timings, answer.model)
-            yield StreamEvent("retry", text=mismatch.reason)
-            raw = yield from self._drafted(retry, timings, stream=stream)
-            second = self.finish(retry, raw, timings)
-            again = self._mismatch(retry, second)
-            if again is not None:
-                second = self._abstain(prep, again.reason, raw, timings, answer.model)
-            return self._with_passages(second, prep, retry)
-        if answer.abstained:
-            return answer
-        question = prep.standalone or prep.question
-        if "focus" in self.settings.answer_check_list and not prep.multi_part:
-            focus = self.constraints.off_focus(question, answer.citations, prep.context)
-            if focus is not None:
-                timings["retry"] = focus.kind
-                retry = self._retry(prep, focus)
-                if retry is not None:
-                    yield StreamEvent("retry", text=focus.reason)
-                    raw2 = yield from self._drafted(retry, timings, stream=stream)
-                    second = self.finish(retry, raw2, timings)
-                    if not second.abstained and self._mismatch(retry, second) is None and \
-                            self.constraints.focus(question, second.citations, prep.context) > \
-                            self.constraints.focus(question, answer.citations, prep.context):
-                        answer, raw = self._with_passages(second, prep, retry), raw2
-                        prep = retry
-        if self.settings.list_answers and not prep.multi_part and wants_list(question):
-            answer = yield from self._completed_list(prep, answer, raw, timings, stream=stream)
-        return answer
-
-    def _completed_list(self, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
-                        stream: bool) -> Coroutine[StreamEvent, None, Answer]:
-        """A list question's answer with the items the closest sentences add: the model lists them from those
-        sentences alone (a short prompt), and the new, supported items are added to the first answer."""
-        s = self.settings
-        selector = EvidenceSelector(self.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
-        excerpts = tuple(selector.select(prep.standalone or prep.question, prep.context))
-        if not excerpts:
-            return answer
-        listing = dataclasses.replace(prep, context=excerpts, groups=(excerpts,), style="list", hint="")
-        yield StreamEvent("retry", text="completing the list from the closest sentences")
-        more = yield from self._drafted(listing, timings, stream=stream)
-        timings["list_pass"] = 1
-        merged = merge_items(raw, list_lines(more))
-        if merged == raw:
-            return answer
-        both = dataclasses.replace(prep, context=prep.context + tuple(h for h in excerpts if h not in prep.context),
-                                   style=prep.style)
-        completed = self.finish(both, merged, timings)
-        return answer if completed.abstained else self._with_passages(completed, prep, listing)
-
-    def _with_passages(self, answer: Answer, prep: Prepared, second: Prepared) -> Answer:
-        """An answer from a second pass shows the first pass's passages and the excerpts it was asked on."""
-        return dataclasses.replace(answer, passages=prep.hits + tuple(h for h in second.context
-                                                                         if h not in prep.hits))
 
     def _evidence_preview(self, prep: Prepared, timings: dict[str, float]) -> tuple[Hit, ...]:
         """The best evidence sentences, shown before the model's first token (tens of milliseconds)."""
@@ -509,7 +366,7 @@ class RagPipeline:
         timings["evidence_preview_s"] = time.perf_counter() - started
         return excerpts
 
-    def _drafted(self, prep: Prepared, timings: dict[str, float], *,
+    def drafted(self, prep: Prepared, timings: dict[str, float], *,
                  stream: bool) -> Coroutine[StreamEvent, None, str]:
         """Token events of one draft as they come; returns the draft."""
         generation = self.generate(prep, timings, stream=stream)
@@ -530,22 +387,3 @@ class RagPipeline:
                                                     focus_ratio=self.settings.focus_ratio)
                 self._constraints_index = index
             return self._constraints
-
-    def _mismatch(self, prep: Prepared, answer: Answer) -> Mismatch | None:
-        """A cited answer that does not fit what the question asks (rag/answer_check.py, ConstraintCheck)."""
-        if answer.abstained or not self.settings.answer_check_list:
-            return None
-        return self.constraints.check(prep.standalone or prep.question, answer.text, answer.citations, prep.context,
-                                      multi_part=prep.multi_part)
-
-    def _retry(self, prep: Prepared, mismatch: Mismatch) -> Prepared | None:
-        """The same question on the next-best evidence: the sentences of the ranked passages that fit what the
-        question asks (with their neighbours), best first; None when no passage has any."""
-        s = self.settings
-        selector = EvidenceSelector(self.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
-        pool = prep.ranked[: max(s.context_k, s.top_k) * 2] or prep.context
-        excerpts = tuple(selector.select(prep.standalone or prep.question, pool, keep=mismatch.keep))
-        if not excerpts:
-            return None
-        return dataclasses.replace(prep, context=excerpts, groups=(excerpts,), multi_part=False,
-                                   style=s.answer_prompt if prep.multi_part else prep.style, hint=mismatch.hint)

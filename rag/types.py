@@ -108,3 +108,33 @@ class Answer:
         if self.unsupported:
             out["unsupported_sentences"] = list(self.unsupported)
         return out
+
+
+@dataclass(frozen=True)
+class StreamEvent:
+    """What ``ask_stream`` yields: 'rewrite' (standalone question), 'passages', 'evidence' (the sentences of the
+    passages closest to the question, as excerpts, shown until the answer replaces them), 'token', then 'answer';
+    a 'retry' (its text the reason) between two drafts when the first did not fit the question."""
+
+    kind: str
+    text: str = ""
+    answer: Answer | None = None
+    passages: tuple[Hit, ...] = ()
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A question ready for the generator: the stages ``prepare -> generate -> finish`` that ``ask`` runs, public
+    so that benchmarks and tests can swap one of them (another prompt, another reply) without private names."""
+
+    question: str
+    standalone: str | None
+    hits: tuple[Hit, ...]  # shown with the answer: the top_k, plus any context passage ranked below them
+    context: tuple[Hit, ...]  # every passage the generator sees (citations are checked against these)
+    groups: tuple[tuple[Hit, ...], ...]  # one prompt per group: (context,), or one group per document
+    multi_part: bool  # asked per document
+    abstain_reason: str | None
+    timings: dict[str, float]
+    style: str  # the answer prompt wording (rag/prompts.py)
+    ranked: tuple[Hit, ...] = ()  # the whole fused ranking (candidates deep): where a retry looks for evidence
+    hint: str = ""  # added to the question in the prompt (a retry's answer type)

@@ -1,0 +1,105 @@
+"""The second pass over a first answer (rag/answer_check.py decides, this module acts): a reply that does not
+fit what the question asks is asked again on the sentences that do, or abstains; a list question's answer is
+completed from the closest sentences. Called by ``RagPipeline`` between its draft and the final answer."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Generator as Coroutine
+from typing import TYPE_CHECKING
+
+from rag.answer_check import Mismatch
+from rag.evidence import EvidenceSelector
+from rag.multipart import merge_items
+from rag.prompts import list_lines
+from rag.question import wants_list
+from rag.types import Answer, Prepared, StreamEvent
+
+if TYPE_CHECKING:
+    from rag.pipeline import RagPipeline
+
+
+def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
+                 stream: bool) -> Coroutine[StreamEvent, None, Answer]:
+    """Holds a first answer to what the question asks (rag/answer_check.py): a reply that does not fit is
+    asked again on the sentences that do, or abstains; one cited from a sentence far from the question is
+    asked again on the closest sentences and the better-grounded answer kept; a list question's answer is
+    completed from the closest sentences."""
+    mismatch = mismatch_of(p, prep, answer)
+    if mismatch is not None:
+        timings["retry"] = mismatch.kind
+        retry = retry_on_evidence(p, prep, mismatch)
+        if retry is None:
+            return p.abstain(prep, mismatch.reason, raw, timings, answer.model)
+        yield StreamEvent("retry", text=mismatch.reason)
+        raw = yield from p.drafted(retry, timings, stream=stream)
+        second = p.finish(retry, raw, timings)
+        again = mismatch_of(p, retry, second)
+        if again is not None:
+            second = p.abstain(prep, again.reason, raw, timings, answer.model)
+        return _with_passages(second, prep, retry)
+    if answer.abstained:
+        return answer
+    question = prep.standalone or prep.question
+    if "focus" in p.settings.answer_check_list and not prep.multi_part:
+        focus = p.constraints.off_focus(question, answer.citations, prep.context)
+        if focus is not None:
+            timings["retry"] = focus.kind
+            retry = retry_on_evidence(p, prep, focus)
+            if retry is not None:
+                yield StreamEvent("retry", text=focus.reason)
+                raw2 = yield from p.drafted(retry, timings, stream=stream)
+                second = p.finish(retry, raw2, timings)
+                if not second.abstained and mismatch_of(p, retry, second) is None and \
+                        p.constraints.focus(question, second.citations, prep.context) > \
+                        p.constraints.focus(question, answer.citations, prep.context):
+                    answer, raw = _with_passages(second, prep, retry), raw2
+                    prep = retry
+    if p.settings.list_answers and not prep.multi_part and wants_list(question):
+        answer = yield from _completed_list(p, prep, answer, raw, timings, stream=stream)
+    return answer
+
+def _completed_list(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
+                    stream: bool) -> Coroutine[StreamEvent, None, Answer]:
+    """A list question's answer with the items the closest sentences add: the model lists them from those
+    sentences alone (a short prompt), and the new, supported items are added to the first answer."""
+    s = p.settings
+    selector = EvidenceSelector(p.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
+    excerpts = tuple(selector.select(prep.standalone or prep.question, prep.context))
+    if not excerpts:
+        return answer
+    listing = dataclasses.replace(prep, context=excerpts, groups=(excerpts,), style="list", hint="")
+    yield StreamEvent("retry", text="completing the list from the closest sentences")
+    more = yield from p.drafted(listing, timings, stream=stream)
+    timings["list_pass"] = 1
+    merged = merge_items(raw, list_lines(more))
+    if merged == raw:
+        return answer
+    both = dataclasses.replace(prep, context=prep.context + tuple(h for h in excerpts if h not in prep.context),
+                               style=prep.style)
+    completed = p.finish(both, merged, timings)
+    return answer if completed.abstained else _with_passages(completed, prep, listing)
+
+def _with_passages(answer: Answer, prep: Prepared, second: Prepared) -> Answer:
+    """An answer from a second pass shows the first pass's passages and the excerpts it was asked on."""
+    return dataclasses.replace(answer, passages=prep.hits + tuple(h for h in second.context
+                                                                     if h not in prep.hits))
+
+def mismatch_of(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | None:
+    """A cited answer that does not fit what the question asks (rag/answer_check.py, ConstraintCheck)."""
+    if answer.abstained or not p.settings.answer_check_list:
+        return None
+    return p.constraints.check(prep.standalone or prep.question, answer.text, answer.citations, prep.context,
+                                  multi_part=prep.multi_part)
+
+def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:
+    """The same question on the next-best evidence: the sentences of the ranked passages that fit what the
+    question asks (with their neighbours), best first; None when no passage has any."""
+    s = p.settings
+    selector = EvidenceSelector(p.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
+    pool = prep.ranked[: max(s.context_k, s.top_k) * 2] or prep.context
+    excerpts = tuple(selector.select(prep.standalone or prep.question, pool, keep=mismatch.keep))
+    if not excerpts:
+        return None
+    return dataclasses.replace(prep, context=excerpts, groups=(excerpts,), multi_part=False,
+                               style=s.answer_prompt if prep.multi_part else prep.style, hint=mismatch.hint)
