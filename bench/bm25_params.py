@@ -18,7 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import QUOREF, write_result  # noqa: E402
 
 from eval import metrics as M  # noqa: E402
-from eval.harness import RETRIEVAL_DEPTH_CHUNKS, load_dataset  # noqa: E402
+from eval.dataset import load_dataset  # noqa: E402
+from eval.harness import RETRIEVAL_DEPTH_CHUNKS  # noqa: E402
 from rag.bm25 import bm25_tokens  # noqa: E402
 from rag.pipeline import RagPipeline  # noqa: E402
 from rag.retriever import reciprocal_rank_fusion  # noqa: E402

@@ -20,7 +20,7 @@ def tuning_questions(which: str, keep=lambda case: True):
     """The dataset and the questions answer-level tuning may look at: Quoref questions outside the fixed
     300-question sample that `rag eval --limit 300` reports, or the single-turn seeds tune split (never the
     heldout split). ``keep`` narrows them further."""
-    from eval.harness import load_dataset
+    from eval.dataset import load_dataset
 
     if which == "quoref":
         dataset = load_dataset(QUOREF)

@@ -9,19 +9,13 @@ import os
 import sys
 from pathlib import Path
 
-from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+from rag.console import console, err_console, stream_to_console
 from rag.errors import DatasetError, RagError, user_message
 from rag.pipeline import RagPipeline
 from rag.settings import Settings, config_file_path, load_settings
-from rag.types import Answer
-
-# soft_wrap: rich would otherwise break long lines (index paths) at 80 columns when output is piped, so a
-# path could not be copied and scripts could not match the summary line.
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True, soft_wrap=True)
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
 
@@ -49,6 +43,14 @@ def build_parser() -> argparse.ArgumentParser:
                                      "with answers cited to the exact passage.")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    _add_document_commands(sub)
+    _add_answer_commands(sub)
+    _add_service_commands(sub)
+    return parser
+
+
+def _add_document_commands(sub: argparse._SubParsersAction) -> None:
+    """index, search (and docs below): the documents and retrieval."""
     p = sub.add_parser("index", help="index files and folders (incremental)")
     p.add_argument("paths", nargs="*", type=Path, help="files or folders (default: the bundled seeds)")
     p.add_argument("--rebuild", action="store_true", help="re-embed everything")
@@ -64,6 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     _add_common(p)
 
+
+def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
+    """ask, chat, batch, eval: everything that runs the generator."""
     p = sub.add_parser("ask", help="answer one question with cited sources")
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
@@ -100,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_common(p)
     _add_generation(p)
 
+
+def _add_service_commands(sub: argparse._SubParsersAction) -> None:
+    """docs, serve, prepare-model, info."""
     p = sub.add_parser("docs", help="list indexed documents")
     p.add_argument("--json", action="store_true")
     _add_common(p)
@@ -122,7 +130,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print one JSON object")
     _add_common(p)
     _add_generation(p)
-    return parser
 
 
 SETTING_FLAGS = ("index_dir", "top_k", "generator", "gguf_path", "openai_base_url", "openai_model", "hf_model_dir",
@@ -137,23 +144,6 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def _progress(args: argparse.Namespace) -> bool:
     return not args.quiet and sys.stderr.isatty()
-
-
-def print_answer(answer: Answer, *, streamed: bool = False) -> None:
-    if answer.abstained:
-        console.print(f"[bold yellow]{escape(answer.text)}[/] [dim]({escape(answer.abstain_reason or '')})[/]")
-        return
-    if not streamed:
-        console.print(escape(answer.text))
-    else:
-        console.print("\n[bold]Cited answer:[/] " + escape(answer.text))
-    console.print()
-    for c in answer.citations:
-        console.print(f"[bold cyan][{c.n}][/] {escape(c.doc_id)} — {escape(c.title)} "
-                      f"[dim](chars {c.start}-{c.end})[/]")
-        console.print(f"    [italic]\"{escape(c.quote)}\"[/]")
-    if answer.unsupported:
-        console.print(f"[dim]Dropped {len(answer.unsupported)} unsupported sentence(s).[/]")
 
 
 def cmd_index(pipeline: RagPipeline, args: argparse.Namespace) -> int:
@@ -196,38 +186,8 @@ def cmd_ask(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(pipeline.ask(args.question).to_json(), indent=2, ensure_ascii=False))
         return EXIT_OK
-    answer = _stream_to_console(pipeline, args.question, [])
+    answer = stream_to_console(pipeline, args.question, [])
     return EXIT_OK if answer is not None else EXIT_ERROR
-
-
-def _stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple[str, str]]) -> Answer | None:
-    answer = None
-    streamed = False
-    for event in pipeline.ask_stream(question, history):
-        if event.kind == "rewrite":
-            console.print(f"[dim]Standalone question: {escape(event.text)}[/]")
-        elif event.kind == "evidence" and event.passages:
-            console.print("[dim]Evidence (the answer follows):[/]")
-            for hit in event.passages:
-                console.print(f"  [cyan]{escape(hit.chunk.doc_id)}[/] [dim](chars {hit.chunk.start}-"
-                              f"{hit.chunk.end})[/] [italic]\"{escape(' '.join(hit.chunk.text.split()))}\"[/]")
-        elif event.kind == "retry":
-            if streamed:
-                console.print()
-            console.print(f"[dim]Draft set aside: {escape(event.text)}. Asking again on the sentences that fit.[/]")
-            streamed = False
-        elif event.kind == "token":
-            if not streamed:
-                console.print("[dim]Draft:[/] ", end="")
-            streamed = True
-            console.print(escape(event.text), end="", soft_wrap=True, highlight=False)
-        elif event.kind == "answer":
-            answer = event.answer
-    if streamed:
-        console.print()
-    if answer is not None:
-        print_answer(answer, streamed=streamed)
-    return answer
 
 
 def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
@@ -246,7 +206,7 @@ def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
             history.clear()
             continue
         try:
-            answer = _stream_to_console(pipeline, question, history)
+            answer = stream_to_console(pipeline, question, history)
         except RagError as exc:
             err_console.print(f"[red]{escape(user_message(exc))}[/]")
             continue
@@ -268,8 +228,9 @@ def cmd_batch(pipeline: RagPipeline, args: argparse.Namespace) -> int:
 def cmd_eval(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     import time
 
-    from eval.harness import check_thresholds, run_eval
+    from eval.harness import run_eval
     from eval.report import compare
+    from eval.summary import check_thresholds
 
     if args.compare:
         console.print(compare(*args.compare), markup=False, highlight=False)

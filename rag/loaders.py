@@ -179,15 +179,8 @@ def _kind(mode: int) -> str:
     return "not a regular file"
 
 
-def load_document(path: Path, doc_id: str | None = None, limits: LoadLimits | None = None) -> Document:
-    """Load one file. Raises LoadError with a specific reason for anything that cannot be used."""
-    path = Path(path)
-    limits = limits or LoadLimits()
-    ext = path.suffix.lower()
-    loader = LOADERS.get(ext)
-    if loader is None:
-        raise LoadError(path, f"unsupported file type {ext or '(no extension)'!r}; "
-                              f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+def _check_file(path: Path, limits: LoadLimits) -> None:
+    """A regular, non-empty, readable file within the size limit, or LoadError saying which it is not."""
     try:
         st = path.stat()
     except OSError as exc:
@@ -212,6 +205,18 @@ def load_document(path: Path, doc_id: str | None = None, limits: LoadLimits | No
         raise LoadError(path, "permission denied (the file is not readable by this user)") from None
     except OSError as exc:
         raise LoadError(path, f"cannot read file ({exc.strerror or exc})") from None
+
+
+def load_document(path: Path, doc_id: str | None = None, limits: LoadLimits | None = None) -> Document:
+    """Load one file. Raises LoadError with a specific reason for anything that cannot be used."""
+    path = Path(path)
+    limits = limits or LoadLimits()
+    ext = path.suffix.lower()
+    loader = LOADERS.get(ext)
+    if loader is None:
+        raise LoadError(path, f"unsupported file type {ext or '(no extension)'!r}; "
+                              f"supported: {', '.join(SUPPORTED_EXTENSIONS)}")
+    _check_file(path, limits)
     try:
         title, text = loader(path)
     except LoadError:

@@ -5,7 +5,8 @@ import json
 
 import pytest
 
-from eval.harness import check_thresholds, run_eval
+from eval.harness import run_eval
+from eval.summary import check_thresholds
 from tests.conftest import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.slow

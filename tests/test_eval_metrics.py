@@ -3,9 +3,11 @@ import json
 import pytest
 
 from eval import metrics as M
-from eval.harness import DatasetError, aggregate, check_thresholds, failures, load_dataset
+from eval.dataset import load_dataset
+from eval.harness import DatasetError
 from eval.metrics import answers_found
 from eval.report import compare, write_reports
+from eval.summary import aggregate, check_thresholds, failures
 
 
 def test_retrieval_metrics():

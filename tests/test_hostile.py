@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from rag.cli import EXIT_OK, console, main, print_answer
+from rag.cli import EXIT_OK, main
+from rag.console import console, print_answer
 from rag.index import DocumentIndex
 from rag.pipeline import RagPipeline
 from rag.types import Answer, Citation

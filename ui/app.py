@@ -155,17 +155,14 @@ def _documents_table(pool: PipelinePool) -> list[list[Any]]:
     return [[d.doc_id, d.title, d.chunk_count] for d in sorted(docs.values(), key=lambda d: d.doc_id)]
 
 
-def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None = None) -> gr.Blocks:
-    """The Gradio app over one shared pipeline (built from ``settings`` unless given)."""
-    if pipeline is None:
-        if settings is None:
-            raise ValueError("build_app needs settings or a pipeline")
-        pipeline = RagPipeline(settings, progress=False)
-    pool = PipelinePool(pipeline)
-    s = pipeline.settings
-    max_bytes = int(s.upload_max_mb * 1_000_000)
+class Handlers:
+    """What the page's events do, over one pool of pipelines (one index and one set of models in memory)."""
 
-    def respond(message: str, chat: list[dict[str, Any]], turns: list[tuple[str, str]], top_k: int,
+    def __init__(self, pool: PipelinePool):
+        self.pool = pool
+        self.max_bytes = int(pool.base.settings.upload_max_mb * 1_000_000)
+
+    def respond(self, message: str, chat: list[dict[str, Any]], turns: list[tuple[str, str]], top_k: int,
                 backend: str, model: str, show_rewrite: bool, show_timings: bool) -> Iterator[tuple[Any, ...]]:
         message = (message or "").strip()
         if not message:
@@ -179,7 +176,7 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
         evidence: tuple[Hit, ...] = ()
         parts: list[str] = []
         try:
-            active = pool.get(top_k, backend, model)
+            active = self.pool.get(top_k, backend, model)
             for event in active.ask_stream(message, list(turns)):
                 if event.kind == "rewrite":
                     standalone = event.text
@@ -213,17 +210,17 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
         html = answer_html(answer, turn, show_rewrite=show_rewrite, show_timings=show_timings)
         yield [*chat, {"role": "assistant", "content": html}], sources_html(answer), "", turns
 
-    def documents_outputs(status: str) -> tuple[Any, ...]:
-        rows = _documents_table(pool)
+    def documents_outputs(self, status: str) -> tuple[Any, ...]:
+        rows = _documents_table(self.pool)
         choices = [r[0] for r in rows]
         return status, rows, gr.update(choices=choices, value=None)
 
-    def on_upload(files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def on_upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         lines: list[str] = []
         for file in progress.tqdm(files or [], desc="Indexing"):
             path = Path(file)
             try:
-                result = add_upload(pool.base.indexer, path, path.name, max_bytes=max_bytes)
+                result = add_upload(self.pool.base.indexer, path, path.name, max_bytes=self.max_bytes)
             except RagError as exc:
                 log.warning("upload %s refused: %s", path.name, exc)
                 lines.append(f'<div class="rag-error"><b>Not added:</b> {esc(user_message(exc))}</div>')
@@ -235,68 +232,93 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
                 chunks = f'{result.chunks} chunk{"" if result.chunks == 1 else "s"} embedded'
                 lines.append(f'<div class="rag-ok"><b>{esc(what.capitalize())}:</b> {esc(result.name)} — '
                              f'{esc(result.title)} ({chunks})</div>')
-        return (None, *documents_outputs("".join(lines)))
+        return (None, *self.documents_outputs("".join(lines)))
 
-    def on_remove(doc_id: str | None) -> tuple[Any, ...]:
+    def on_remove(self, doc_id: str | None) -> tuple[Any, ...]:
         if not doc_id:
-            return documents_outputs('<div class="rag-error">Choose a document to remove.</div>')
+            return self.documents_outputs('<div class="rag-error">Choose a document to remove.</div>')
         try:
-            remove_document(pool.base.indexer, doc_id)
+            remove_document(self.pool.base.indexer, doc_id)
         except RagError as exc:
-            return documents_outputs(f'<div class="rag-error"><b>Not removed:</b> {esc(user_message(exc))}</div>')
-        return documents_outputs(f'<div class="rag-ok"><b>Removed:</b> {esc(doc_id)}</div>')
+            return self.documents_outputs(f'<div class="rag-error"><b>Not removed:</b> {esc(user_message(exc))}</div>')
+        return self.documents_outputs(f'<div class="rag-ok"><b>Removed:</b> {esc(doc_id)}</div>')
 
+
+def _chat_tab(s: Settings) -> dict[str, Any]:
+    """The chat tab's components, by name."""
+    with gr.Tab("Chat", id="chat"):
+        with gr.Row():
+            with gr.Column(scale=3):
+                chatbot = gr.Chatbot(label="Chat", elem_id="rag-chat", height=520, latex_delimiters=[],
+                                     feedback_options=None, buttons=["copy"],
+                                     placeholder="Ask a question about your documents.")
+                with gr.Row():
+                    question = gr.Textbox(label="Question", elem_id="rag-question", scale=5, lines=1,
+                                          placeholder="e.g. " + EXAMPLES[0], autofocus=True)
+                    send = gr.Button("Ask", variant="primary", elem_id="rag-ask", scale=1)
+                gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="Example questions about the seeds")
+                clear = gr.Button("New chat", size="sm", elem_id="rag-clear")
+            with gr.Column(scale=2):
+                gr.Markdown("### Sources")
+                sources = gr.HTML(sources_html(None), elem_id="rag-sources", js_on_load=None, max_height=640)
+        with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
+            with gr.Row():
+                top_k = gr.Slider(1, 10, value=s.top_k, step=1, label="Passages to retrieve")
+                backend = gr.Dropdown(list(GENERATORS), value=s.generator, label="Generator backend")
+                model = gr.Textbox(label="Model", placeholder="default", info=MODEL_HELP)
+            with gr.Row():
+                show_rewrite = gr.Checkbox(label="Show the standalone rewrite of follow-up questions",
+                                           value=False, elem_id="rag-show-rewrite")
+                show_timings = gr.Checkbox(label="Show timings", value=False, elem_id="rag-show-timings")
+    return {"question": question, "chatbot": chatbot, "send": send, "clear": clear, "sources": sources,
+            "top_k": top_k, "backend": backend, "model": model, "show_rewrite": show_rewrite,
+            "show_timings": show_timings}
+
+
+def _documents_tab(s: Settings) -> dict[str, Any]:
+    """The documents tab's components, by name."""
+    with gr.Tab("Documents", id="documents"):
+        upload = gr.File(label=f"Add documents ({', '.join(e.lstrip('.') for e in UPLOAD_EXTENSIONS)}; "
+                               f"up to {s.upload_max_mb:g} MB each)", file_count="multiple",
+                         file_types=list(UPLOAD_EXTENSIONS), type="filepath", elem_id="rag-upload")
+        upload_status = gr.HTML(elem_id="rag-upload-status", js_on_load=None)
+        docs = gr.Dataframe(headers=["document", "title", "chunks"], datatype=["str", "str", "number"],
+                            interactive=False, label="Indexed documents", elem_id="rag-docs", wrap=True)
+        with gr.Row():
+            to_remove = gr.Dropdown([], label="Document to remove", elem_id="rag-remove-choice", scale=3)
+            remove = gr.Button("Remove from the index", variant="stop", elem_id="rag-remove", scale=1)
+    return {"upload": upload, "upload_status": upload_status, "docs": docs, "to_remove": to_remove,
+            "remove": remove}
+
+
+def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None = None) -> gr.Blocks:
+    """The Gradio app over one shared pipeline (built from ``settings`` unless given)."""
+    if pipeline is None:
+        if settings is None:
+            raise ValueError("build_app needs settings or a pipeline")
+        pipeline = RagPipeline(settings, progress=False)
+    on = Handlers(PipelinePool(pipeline))
+    s = pipeline.settings
     with gr.Blocks(title="rag-seeds — ask your documents") as demo:
         gr.Markdown("## rag-seeds — ask your documents\nAnswers come only from the indexed documents, with every "
                     "sentence cited to the passage that supports it; when they don't hold the answer, it says so.")
         turns = gr.State([])
-        with gr.Tab("Chat", id="chat"):
-            with gr.Row():
-                with gr.Column(scale=3):
-                    chatbot = gr.Chatbot(label="Chat", elem_id="rag-chat", height=520, latex_delimiters=[],
-                                         feedback_options=None, buttons=["copy"],
-                                         placeholder="Ask a question about your documents.")
-                    with gr.Row():
-                        question = gr.Textbox(label="Question", elem_id="rag-question", scale=5, lines=1,
-                                              placeholder="e.g. " + EXAMPLES[0], autofocus=True)
-                        send = gr.Button("Ask", variant="primary", elem_id="rag-ask", scale=1)
-                    gr.Examples([[q] for q in EXAMPLES], inputs=[question], label="Example questions about the seeds")
-                    clear = gr.Button("New chat", size="sm", elem_id="rag-clear")
-                with gr.Column(scale=2):
-                    gr.Markdown("### Sources")
-                    sources = gr.HTML(sources_html(None), elem_id="rag-sources", js_on_load=None, max_height=640)
-            with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
-                with gr.Row():
-                    top_k = gr.Slider(1, 10, value=s.top_k, step=1, label="Passages to retrieve")
-                    backend = gr.Dropdown(list(GENERATORS), value=s.generator, label="Generator backend")
-                    model = gr.Textbox(label="Model", placeholder="default", info=MODEL_HELP)
-                with gr.Row():
-                    show_rewrite = gr.Checkbox(label="Show the standalone rewrite of follow-up questions",
-                                               value=False, elem_id="rag-show-rewrite")
-                    show_timings = gr.Checkbox(label="Show timings", value=False, elem_id="rag-show-timings")
-        with gr.Tab("Documents", id="documents"):
-            upload = gr.File(label=f"Add documents ({', '.join(e.lstrip('.') for e in UPLOAD_EXTENSIONS)}; "
-                                   f"up to {s.upload_max_mb:g} MB each)", file_count="multiple",
-                             file_types=list(UPLOAD_EXTENSIONS), type="filepath", elem_id="rag-upload")
-            upload_status = gr.HTML(elem_id="rag-upload-status", js_on_load=None)
-            docs = gr.Dataframe(headers=["document", "title", "chunks"], datatype=["str", "str", "number"],
-                                interactive=False, label="Indexed documents", elem_id="rag-docs", wrap=True)
-            with gr.Row():
-                to_remove = gr.Dropdown([], label="Document to remove", elem_id="rag-remove-choice", scale=3)
-                remove = gr.Button("Remove from the index", variant="stop", elem_id="rag-remove", scale=1)
-
-        chat_inputs = [question, chatbot, turns, top_k, backend, model, show_rewrite, show_timings]
-        chat_outputs = [chatbot, sources, question, turns]
-        for trigger in (question.submit, send.click):
-            trigger(respond, chat_inputs, chat_outputs, concurrency_limit=1, concurrency_id=MODELS,
+        c = _chat_tab(s)
+        d = _documents_tab(s)
+        chat_inputs = [c["question"], c["chatbot"], turns, c["top_k"], c["backend"], c["model"], c["show_rewrite"],
+                       c["show_timings"]]
+        chat_outputs = [c["chatbot"], c["sources"], c["question"], turns]
+        doc_outputs = [d["upload_status"], d["docs"], d["to_remove"]]
+        for trigger in (c["question"].submit, c["send"].click):
+            trigger(on.respond, chat_inputs, chat_outputs, concurrency_limit=1, concurrency_id=MODELS,
                     api_visibility="private")
-        clear.click(lambda: ([], sources_html(None), "", []), None, chat_outputs, queue=False,
-                    api_visibility="private")
-        upload.upload(on_upload, [upload], [upload, upload_status, docs, to_remove], concurrency_limit=1,
-                      concurrency_id=MODELS, api_visibility="private")
-        remove.click(on_remove, [to_remove], [upload_status, docs, to_remove], concurrency_limit=1,
-                     concurrency_id=MODELS, api_visibility="private")
-        demo.load(lambda: documents_outputs(""), None, [upload_status, docs, to_remove], api_visibility="private")
+        c["clear"].click(lambda: ([], sources_html(None), "", []), None, chat_outputs, queue=False,
+                         api_visibility="private")
+        d["upload"].upload(on.on_upload, [d["upload"]], [d["upload"], *doc_outputs], concurrency_limit=1,
+                           concurrency_id=MODELS, api_visibility="private")
+        d["remove"].click(on.on_remove, [d["to_remove"]], doc_outputs, concurrency_limit=1,
+                          concurrency_id=MODELS, api_visibility="private")
+        demo.load(lambda: on.documents_outputs(""), None, doc_outputs, api_visibility="private")
     return demo
 
 
