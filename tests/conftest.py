@@ -15,6 +15,17 @@ ROOT = Path(__file__).resolve().parent.parent
 SEEDS = ROOT / "seeds"
 ARTIFACTS = ROOT / "test-artifacts"
 
+# A test that needs one of these loads a real bundled model (directly or through another fixture).
+MODEL_FIXTURES = {"embedder", "qwen_generator", "smollm2_path"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """The fast tier is `pytest -m "not slow"`: fakes only (tests/fakes.py). Every test that loads a real model
+    or starts Ray is marked slow here, from the fixtures it uses, so nobody has to remember the marker."""
+    for item in items:
+        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("ray"):
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def embedder():

@@ -1,8 +1,13 @@
-"""Fakes for fast tests of pipeline logic (never for a reported figure): a generator that replies from a script."""
+"""Fakes for fast tests of pipeline logic (never for a reported figure): a generator that replies from a script and
+an embedder that hashes words (deterministic, no model, microseconds)."""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable, Iterator
+
+import numpy as np
 
 from rag.generation.base import ChatMessage, Generation, GenerationParams
 
@@ -27,3 +32,32 @@ class ScriptedGenerator:
         text = self.generate(messages, params).text
         yield from (piece + " " for piece in text.split(" ")[:-1])
         yield text.split(" ")[-1]
+
+
+class HashingEmbedder:
+    """Bag of hashed words and word pairs, L2-normalised: texts sharing words are close, as with a real embedder,
+    so retrieval-shaped logic (indexing, snapshots, removal, fusion) can be tested without loading a model."""
+
+    def __init__(self, dimension: int = 64):
+        self._dimension = dimension
+        self.calls = 0  # texts encoded so far (tests check that unchanged documents are not re-embedded)
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension
+
+    @property
+    def fingerprint(self) -> str:
+        return f"fake-hashing-{self._dimension}"
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        self.calls += len(texts)
+        out = np.zeros((len(texts), self._dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            words = re.findall(r"\w+", text.lower())
+            for token in words + [" ".join(pair) for pair in zip(words, words[1:], strict=False)]:
+                digest = hashlib.blake2b(token.encode(), digest_size=8).digest()
+                out[row, int.from_bytes(digest[:4], "little") % self._dimension] += 1.0 if digest[4] & 1 else -1.0
+            norm = np.linalg.norm(out[row])
+            out[row] = out[row] / norm if norm else np.eye(1, self._dimension, dtype=np.float32)[0]
+        return out
