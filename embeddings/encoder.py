@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 
 from rag.errors import EmbedderError
+from rag.settings import EMBED_BACKEND_CHOICES
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +50,7 @@ class Embedder(Protocol):
     def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray: ...
 
 
-BACKENDS = ("onnx", "onnx-int8", "torch")
+BACKENDS = EMBED_BACKEND_CHOICES
 
 
 def _default_cache_dir() -> Path:

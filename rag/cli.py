@@ -15,7 +15,7 @@ from rich.table import Table
 from rag.console import console, err_console, stream_to_console
 from rag.errors import DatasetError, RagError, user_message
 from rag.pipeline import RagPipeline
-from rag.settings import Settings, config_file_path, load_settings
+from rag.settings import GENERATOR_CHOICES, Settings, config_file_path, load_settings
 
 EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
 
@@ -29,7 +29,7 @@ def _add_common(p: argparse.ArgumentParser) -> None:
 
 def _add_generation(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", dest="top_k", type=int, metavar="N", help="passages to retrieve")
-    p.add_argument("--generator", choices=["llama_cpp", "openai", "transformers"], help="generator backend")
+    p.add_argument("--generator", choices=GENERATOR_CHOICES, help="generator backend")
     p.add_argument("--gguf", dest="gguf_path", metavar="FILE", help="GGUF model file for llama_cpp")
     p.add_argument("--openai-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
     p.add_argument("--openai-model", metavar="NAME", help="model name at the endpoint")

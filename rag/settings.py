@@ -19,6 +19,19 @@ from rag.errors import SettingsError
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
+# Every setting with a fixed set of values, defined once: the CLI's flags, the page's menus, the factories and
+# the validation below read them from here.
+GENERATOR_CHOICES = ("llama_cpp", "openai", "transformers")
+EMBED_BACKEND_CHOICES = ("onnx", "onnx-int8", "torch")
+FUSION_CHOICES = ("rrf", "dense", "bm25")
+STORE_CHOICES = ("faiss", "milvus")
+FAISS_INDEX_CHOICES = ("auto", "flat", "ivf")
+FAISS_IVF_CODEC_CHOICES = ("sq8", "flat")
+CHOICES: dict[str, tuple[str, ...]] = {
+    "generator": GENERATOR_CHOICES, "embed_backend": EMBED_BACKEND_CHOICES, "fusion": FUSION_CHOICES,
+    "store": STORE_CHOICES, "faiss_index": FAISS_INDEX_CHOICES, "faiss_ivf_codec": FAISS_IVF_CODEC_CHOICES,
+}
+
 
 def _default_data_dir() -> Path:
     return Path(os.environ.get("XDG_DATA_HOME", Path.home() / ".local" / "share")) / "rag-seeds"
@@ -137,7 +150,13 @@ class Settings:
         return tuple(c.strip() for c in self.answer_checks.split(",") if c.strip())
 
     def replace(self, **changes: Any) -> Settings:
-        return dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        """A copy with the given fields changed (None leaves a field as it is), validated like a loaded one."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise SettingsError(f"unknown setting(s) {', '.join(sorted(unknown))}")
+        changed = dataclasses.replace(self, **{k: v for k, v in changes.items() if v is not None})
+        _validate(changed)
+        return changed
 
 
 def _coerce(name: str, raw: Any, typ: Any) -> Any:
@@ -209,10 +228,9 @@ def load_settings(overrides: dict[str, Any] | None = None, config_path: Path | N
 
 
 def _validate(s: Settings) -> None:
-    if s.generator not in {"llama_cpp", "openai", "transformers"}:
-        raise SettingsError(f"generator must be llama_cpp, openai or transformers, not {s.generator!r}")
-    if s.fusion not in {"rrf", "dense", "bm25"}:
-        raise SettingsError(f"fusion must be rrf, dense or bm25, not {s.fusion!r}")
+    for name, allowed in CHOICES.items():
+        if getattr(s, name) not in allowed:
+            raise SettingsError(f"{name} must be one of {', '.join(allowed)}, not {getattr(s, name)!r}")
     from rag.prompts import ANSWER_SYSTEMS  # light (no model code); here so the wording and the check agree
     from rag.question import ANSWER_CHECKS
 
@@ -229,14 +247,6 @@ def _validate(s: Settings) -> None:
         raise SettingsError("top_k and context_k must be at least 1")
     if s.multi_part_documents < 0 or s.multi_part_passages < 1:
         raise SettingsError("multi_part_documents must be at least 0 and multi_part_passages at least 1")
-    if s.embed_backend not in {"onnx", "onnx-int8", "torch"}:
-        raise SettingsError(f"embed_backend must be onnx, onnx-int8 or torch, not {s.embed_backend!r}")
-    if s.store not in {"faiss", "milvus"}:
-        raise SettingsError(f"store must be faiss or milvus, not {s.store!r}")
-    if s.faiss_ivf_codec not in {"sq8", "flat"}:
-        raise SettingsError(f"faiss_ivf_codec must be sq8 or flat, not {s.faiss_ivf_codec!r}")
-    if s.faiss_index not in {"auto", "flat", "ivf"}:
-        raise SettingsError(f"faiss_index must be auto, flat or ivf, not {s.faiss_index!r}")
     if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:
         raise SettingsError("the worker counts must be at least 1, faiss_nprobe and faiss_flat_max at least 0")
     if s.chunk_words < 20:

@@ -37,3 +37,19 @@ def test_bad_values_are_reported_specifically(tmp_path, monkeypatch):
     broken.write_text("top_k = \n")
     with pytest.raises(SettingsError, match="not valid TOML"):
         load_settings(config_path=broken)
+
+
+def test_replace_validates_like_a_loaded_settings_object():
+    import pytest
+
+    from rag.settings import CHOICES, Settings, SettingsError
+
+    s = Settings()
+    assert s.replace(top_k=3, generator=None).top_k == 3  # None leaves a field as it is
+    with pytest.raises(SettingsError, match="generator must be one of llama_cpp, openai, transformers"):
+        s.replace(generator="gpt5")
+    with pytest.raises(SettingsError, match="top_k and context_k must be at least 1"):
+        s.replace(top_k=0)
+    with pytest.raises(SettingsError, match="unknown setting"):
+        s.replace(topk=3)
+    assert all(getattr(s, name) in allowed for name, allowed in CHOICES.items())

@@ -80,7 +80,7 @@ def test_settings_select_store_and_reject_unknown(monkeypatch):
     config = StoreConfig.from_settings(s)
     assert config.kind == "milvus" and config.faiss.index_type == "flat"
     monkeypatch.setenv("RAG_STORE", "chroma")
-    with pytest.raises(SettingsError, match="faiss or milvus"):
+    with pytest.raises(SettingsError, match="store must be one of faiss, milvus"):
         load_settings()
 
 

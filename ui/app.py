@@ -34,7 +34,7 @@ import gradio as gr  # noqa: E402
 
 from rag.errors import IndexError_, RagError, user_message  # noqa: E402
 from rag.pipeline import RagPipeline  # noqa: E402
-from rag.settings import Settings, SettingsError  # noqa: E402
+from rag.settings import GENERATOR_CHOICES, Settings, SettingsError  # noqa: E402
 from rag.types import Answer, Hit  # noqa: E402
 from rag.uploads import UPLOAD_EXTENSIONS, add_upload, remove_document  # noqa: E402
 from ui.render import answer_html, draft_html, error_html, esc, sources_html  # noqa: E402
@@ -47,7 +47,6 @@ EXAMPLES = (
     "Which councils did Ofsted find serious failings at in surprise inspections?",
     "Who is the interim director of children's services in Sefton?",
 )
-GENERATORS = ("llama_cpp", "openai", "transformers")
 MODEL_HELP = ("llama_cpp: a GGUF file (blank: the bundled Qwen2.5-Coder-1.5B) · openai: the model name at the "
               "endpoint · transformers: a local model folder")
 # Problems a visitor can cause or fix (RagError) are shown in the page as one clear line; anything else is a bug:
@@ -114,8 +113,8 @@ class PipelinePool:
         changes: dict[str, Any] = {"top_k": int(top_k) if top_k else None, "generator": generator or None}
         model = (model or "").strip()
         backend = generator or base.generator
-        if backend not in GENERATORS:
-            raise SettingsError(f"generator must be one of {', '.join(GENERATORS)}, not {backend!r}")
+        if backend not in GENERATOR_CHOICES:
+            raise SettingsError(f"generator must be one of {', '.join(GENERATOR_CHOICES)}, not {backend!r}")
         if model:
             field = {"llama_cpp": "gguf_path", "openai": "openai_model", "transformers": "hf_model_dir"}[backend]
             changes[field] = Path(model).expanduser() if field != "openai_model" else model
@@ -264,7 +263,7 @@ def _chat_tab(s: Settings) -> dict[str, Any]:
         with gr.Accordion("Settings", open=False, elem_id="rag-settings"):
             with gr.Row():
                 top_k = gr.Slider(1, 10, value=s.top_k, step=1, label="Passages to retrieve")
-                backend = gr.Dropdown(list(GENERATORS), value=s.generator, label="Generator backend")
+                backend = gr.Dropdown(list(GENERATOR_CHOICES), value=s.generator, label="Generator backend")
                 model = gr.Textbox(label="Model", placeholder="default", info=MODEL_HELP)
             with gr.Row():
                 show_rewrite = gr.Checkbox(label="Show the standalone rewrite of follow-up questions",

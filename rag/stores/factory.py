@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rag.settings import STORE_CHOICES
 from rag.stores.base import StoreError, VectorStore
 from rag.stores.faiss_store import FaissPolicy, FaissStore
 
-STORE_KINDS = ("faiss", "milvus")
 MILVUS_LITE_FILE = "milvus.db"
 
 
@@ -22,8 +22,8 @@ class StoreConfig:
     milvus_prefix: str = "rag"
 
     def __post_init__(self) -> None:
-        if self.kind not in STORE_KINDS:
-            raise StoreError(f"store must be one of {', '.join(STORE_KINDS)}, not {self.kind!r}")
+        if self.kind not in STORE_CHOICES:
+            raise StoreError(f"store must be one of {', '.join(STORE_CHOICES)}, not {self.kind!r}")
 
     @classmethod
     def from_settings(cls, s) -> StoreConfig:
