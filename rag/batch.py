@@ -193,9 +193,8 @@ def answer_row(pipeline: RagPipeline, item: BatchItem, *, retrieve_only: bool) -
     try:
         if retrieve_only:
             hits = pipeline.search(item.question)
-            return {**base, "question": item.question, "passages": [
-                {"n": n, "doc": h.chunk.doc_id, "chunk_id": h.chunk.chunk_id, "score": round(h.score, 6),
-                 "text": h.chunk.text} for n, h in enumerate(hits, start=1)]}
+            return {**base, "question": item.question,
+                    "passages": [h.to_json(n) for n, h in enumerate(hits, start=1)]}
         return {**base, **pipeline.ask(item.question).to_json()}
     except RagError as exc:  # bad input (an empty or overlong question): one line in the log and the row
         log.warning("question %s: %s", item.id, exc)

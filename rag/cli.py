@@ -167,10 +167,8 @@ def cmd_search(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     pipeline.ensure_index()
     hits = pipeline.search(args.query, args.top_k)
     if args.json:
-        print(json.dumps({"query": args.query, "passages": [
-            {"n": n, "doc": h.chunk.doc_id, "title": h.title, "chunk_id": h.chunk.chunk_id, "score": h.score,
-             "dense_score": h.dense_score, "bm25_score": h.bm25_score, "start": h.chunk.start, "end": h.chunk.end,
-             "text": h.chunk.text} for n, h in enumerate(hits, start=1)]}, indent=2))
+        print(json.dumps({"query": args.query, "passages": [h.to_json(n, detail=True)
+                                                             for n, h in enumerate(hits, start=1)]}, indent=2))
         return EXIT_OK
     if not hits:
         console.print("No matching passages.")

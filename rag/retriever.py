@@ -50,9 +50,7 @@ class HybridRetriever:
         depth = max(self.candidates, k)
         dense = self.index.store.search(self.embedder.encode([query])[0], depth)
         lexical = self.index.bm25.search(query, depth)
-        dense_rank = {cid: r for r, (cid, _) in enumerate(dense, start=1)}
         dense_score = dict(dense)
-        bm25_rank = {cid: r for r, (cid, _) in enumerate(lexical, start=1)}
         bm25_score = dict(lexical)
         if self.fusion == "dense":
             fused = dense
@@ -70,8 +68,6 @@ class HybridRetriever:
                 score=score,
                 dense_score=dense_score.get(cid),
                 bm25_score=bm25_score.get(cid),
-                dense_rank=dense_rank.get(cid),
-                bm25_rank=bm25_rank.get(cid),
             ))
         names = question_names(query)
         found = False

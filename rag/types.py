@@ -37,8 +37,16 @@ class Hit:
     score: float
     dense_score: float | None = None
     bm25_score: float | None = None
-    dense_rank: int | None = None
-    bm25_rank: int | None = None
+
+    def to_json(self, n: int, *, detail: bool = False) -> dict[str, object]:
+        """Passage ``n`` as ``rag ask --json``, batch rows and ``rag search --json`` (``detail``: with its title,
+        span and per-retriever scores) write it."""
+        out: dict[str, object] = {"n": n, "doc": self.chunk.doc_id, "chunk_id": self.chunk.chunk_id,
+                                  "score": round(self.score, 6), "text": self.chunk.text}
+        if detail:
+            out.update(title=self.title, dense_score=self.dense_score, bm25_score=self.bm25_score,
+                       start=self.chunk.start, end=self.chunk.end)
+        return out
 
 
 @dataclass(frozen=True)
@@ -88,16 +96,7 @@ class Answer:
                 {"n": c.n, "doc": c.doc_id, "title": c.title, "start": c.start, "end": c.end, "quote": c.quote}
                 for c in self.citations
             ],
-            "passages": [
-                {
-                    "n": i + 1,
-                    "doc": h.chunk.doc_id,
-                    "chunk_id": h.chunk.chunk_id,
-                    "score": round(h.score, 6),
-                    "text": h.chunk.text,
-                }
-                for i, h in enumerate(self.passages)
-            ],
+            "passages": [h.to_json(n) for n, h in enumerate(self.passages, start=1)],
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
             "model": self.model,
         }

@@ -48,18 +48,3 @@ class Generator(Protocol):
 
     def stream(self, messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]: ...
 
-
-def collect(generator: Generator, messages: list[ChatMessage], params: GenerationParams) -> Generation:
-    """Default ``generate`` built on ``stream`` for backends without token counts."""
-    import time
-
-    started = time.perf_counter()
-    first = None
-    parts: list[str] = []
-    for piece in generator.stream(messages, params):
-        if first is None:
-            first = time.perf_counter() - started
-        parts.append(piece)
-    text = "".join(parts)
-    return Generation(text=text, prompt_tokens=0, completion_tokens=0,
-                      seconds=time.perf_counter() - started, first_token_seconds=first)
