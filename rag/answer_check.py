@@ -22,6 +22,7 @@ from rag.prompts import is_decline
 from rag.question import (
     ANSWER_CHECKS,
     TYPE_HINTS,
+    YEAR,
     expected_type,
     has_type,
     mentions,
@@ -134,7 +135,7 @@ class ConstraintCheck:
             return Mismatch("type", f"the question asks for a {wanted} and the answer gives none",
                             keep=lambda hit, sentence: has_type(sentence, wanted), hint=TYPE_HINTS[wanted])
         if "year" in self.checks and asked.years:
-            stated = set(_YEAR.findall(" ".join(c.quote for c in citations) + " " + text))
+            stated = set(YEAR.findall(" ".join(c.quote for c in citations) + " " + text))
             if stated and not stated & set(asked.years):
                 years = asked.years
                 return Mismatch("year", f"the question asks about {', '.join(years)}; the cited text states "
@@ -200,7 +201,6 @@ class ConstraintCheck:
         return mentions(self._tokens[doc_id], name)
 
 
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
 
 
 def _sentences(passages: Sequence[Hit]) -> list[Span]:

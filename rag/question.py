@@ -49,7 +49,7 @@ _NOT_PLURAL = {"is", "was", "has", "does", "this", "its", "his", "hers", "us", "
                "analysis", "basis", "crisis", "focus", "bus", "class", "less", "unless", "across", "always",
                "plus", "virus", "series", "species", "means"}
 
-_YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")
+YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")  # a four-digit year, 1800-2099
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'-]*[A-Za-z]|\b[A-Z]{2,}\b")
 # Capitalised words that are not names: question words, and words a question starts with.
 _NOT_NAMES = STOPWORDS | {
@@ -124,7 +124,7 @@ def name_groups(question: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
 
 def profile(question: str) -> QuestionProfile:
     return QuestionProfile(expected_type(question), wants_list(question), question_names(question),
-                           tuple(dict.fromkeys(_YEAR.findall(question))))
+                           tuple(dict.fromkeys(YEAR.findall(question))))
 
 
 def invented_terms(rewrite: str, question: str, history: Sequence[tuple[str, str]]) -> list[str]:
@@ -155,7 +155,7 @@ def mentions(tokens: set[str], name: str) -> bool:
 def topic_of(question: str) -> str:
     """What a question is about, for a follow-up that lost it: its names and years as written, else its content
     words ("When was the Halden Orchestra founded?" -> "Halden Orchestra")."""
-    names = set(question_names(question)) | set(_YEAR.findall(question))
+    names = set(question_names(question)) | set(YEAR.findall(question))
     words = re.findall(r"[\w'-]+", question)
     kept = [w for w in words if re.sub(r"'s?$", "", w).lower() in names]
     if not kept:

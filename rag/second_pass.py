@@ -63,9 +63,7 @@ def _completed_list(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, ti
                     stream: bool) -> Coroutine[StreamEvent, None, Answer]:
     """A list question's answer with the items the closest sentences add: the model lists them from those
     sentences alone (a short prompt), and the new, supported items are added to the first answer."""
-    s = p.settings
-    selector = EvidenceSelector(p.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
-    excerpts = tuple(selector.select(prep.standalone or prep.question, prep.context))
+    excerpts = tuple(_second_pass_selector(p).select(prep.standalone or prep.question, prep.context))
     if not excerpts:
         return answer
     listing = dataclasses.replace(prep, context=excerpts, groups=(excerpts,), style="list", hint="")
@@ -96,10 +94,14 @@ def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Pre
     """The same question on the next-best evidence: the sentences of the ranked passages that fit what the
     question asks (with their neighbours), best first; None when no passage has any."""
     s = p.settings
-    selector = EvidenceSelector(p.embedder, max_sentences=s.retry_sentences, window=s.evidence_window)
     pool = prep.ranked[: max(s.context_k, s.top_k) * 2] or prep.context
-    excerpts = tuple(selector.select(prep.standalone or prep.question, pool, keep=mismatch.keep))
+    excerpts = tuple(_second_pass_selector(p).select(prep.standalone or prep.question, pool, keep=mismatch.keep))
     if not excerpts:
         return None
     return dataclasses.replace(prep, context=excerpts, groups=(excerpts,), multi_part=False,
                                style=s.answer_prompt if prep.multi_part else prep.style, hint=mismatch.hint)
+
+
+def _second_pass_selector(p: RagPipeline) -> EvidenceSelector:
+    """The sentences a second pass is asked on: retry_sentences of them, each with its neighbours."""
+    return EvidenceSelector(p.embedder, max_sentences=p.settings.retry_sentences, window=p.settings.evidence_window)
