@@ -183,6 +183,7 @@ def run_eval(settings: Settings, dataset_path: Path, *, limit: int = 0, outside_
         "seconds": round(time.perf_counter() - started, 1),
         "settings": {k: str(v) for k, v in asdict(settings).items()},
         "model": pipeline.generator.describe() if not retrieve_only else None,
+        "provenance": pipeline.provenance() if not retrieve_only else None,
         "totals": aggregate(records, retrieve_only=retrieve_only),
         "failures": failures(records),
         "questions": records,

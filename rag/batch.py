@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".jsonl", ".csv")
-CSV_COLUMNS = ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error"]
+CSV_COLUMNS = ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -172,6 +172,7 @@ class RowWriter:
                 "abstained": row.get("abstained", ""),
                 "cited_docs": "; ".join(dict.fromkeys(c["doc"] for c in citations)),
                 "quotes": " | ".join(c["quote"] for c in citations), "error": row.get("error", ""),
+                "provenance": json.dumps(row["provenance"], sort_keys=True) if row.get("provenance") else "",
             })
         else:
             self.fh.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -185,17 +186,19 @@ class RowWriter:
         self.fh.close()
 
 
-def answer_row(pipeline: RagPipeline, item: BatchItem, *, retrieve_only: bool) -> dict[str, Any]:
-    """One output row: the ``rag ask --json`` object plus ``id`` and carried-through fields, or an error."""
+def answer_row(pipeline: RagPipeline, item: BatchItem, *, retrieve_only: bool,
+               documents: tuple[str, ...] = ()) -> dict[str, Any]:
+    """One output row: the ``rag ask --json`` object plus ``id`` and carried-through fields, or an error.
+    ``documents`` limits retrieval to those document ids or globs."""
     base: dict[str, Any] = {"id": item.id, **item.extra}
     if item.error:
         return {**base, "question": item.question, "error": item.error}
     try:
         if retrieve_only:
-            hits = pipeline.search(item.question)
+            hits = pipeline.search(item.question, documents=documents)
             return {**base, "question": item.question,
                     "passages": [h.to_json(n) for n, h in enumerate(hits, start=1)]}
-        return {**base, **pipeline.ask(item.question).to_json()}
+        return {**base, **pipeline.ask(item.question, documents=documents).to_json()}
     except RagError as exc:  # bad input (an empty or overlong question): one line in the log and the row
         log.warning("question %s: %s", item.id, exc)
         return {**base, "question": item.question, "error": user_message(exc)}
@@ -219,17 +222,17 @@ def _init_worker(settings: Settings, workers: int) -> None:
     _worker_pipeline = RagPipeline(settings, progress=False)
 
 
-def _worker_row(job: tuple[BatchItem, bool]) -> dict[str, Any]:
+def _worker_row(job: tuple[BatchItem, bool, tuple[str, ...]]) -> dict[str, Any]:
     assert _worker_pipeline is not None, "worker not initialised"
-    return answer_row(_worker_pipeline, job[0], retrieve_only=job[1])
+    return answer_row(_worker_pipeline, job[0], retrieve_only=job[1], documents=job[2])
 
 
 def run_batch(pipeline: RagPipeline, in_path: Path, out_path: Path, *, resume: bool = False,
               retrieve_only: bool = False, progress: bool = True, workers: int = 1,
-              ray_address: str = "") -> BatchSummary:
-    """Answer every question into ``out_path``. With ``workers`` > 1 (processes on this machine) or a
-    ``ray_address``, questions are answered in parallel by workers with their own pipelines; rows are still
-    written in input order, so the output is the serial run's."""
+              ray_address: str = "", documents: tuple[str, ...] = ()) -> BatchSummary:
+    """Answer every question into ``out_path``, from the ``documents`` given (ids or globs; all by default).
+    With ``workers`` > 1 (processes on this machine) or a ``ray_address``, questions are answered in parallel by
+    workers with their own pipelines; rows are still written in input order, so the output is the serial run's."""
     out_path = Path(out_path)
     if out_path.suffix.lower() not in OUTPUT_FORMATS:
         raise BatchError(f"{out_path}: output must be .jsonl or .csv")
@@ -239,15 +242,16 @@ def run_batch(pipeline: RagPipeline, in_path: Path, out_path: Path, *, resume: b
     todo = [i for i in items if i.id not in done]
     summary.skipped_existing = len(items) - len(todo)
     pipeline.ensure_index()
+    pipeline.resolve_documents(documents)  # a filter that names nothing fails here, before any row is written
     writer = RowWriter(out_path, append=resume)
     executor = None
     try:
         if (workers > 1 or ray_address) and todo:
             executor = make_executor(workers, ray_address, initializer=_init_worker,
                                      initargs=(pipeline.settings, workers))
-            rows = executor.map(_worker_row, [(item, retrieve_only) for item in todo])
+            rows = executor.map(_worker_row, [(item, retrieve_only, documents) for item in todo])
         else:
-            rows = (answer_row(pipeline, item, retrieve_only=retrieve_only) for item in todo)
+            rows = (answer_row(pipeline, item, retrieve_only=retrieve_only, documents=documents) for item in todo)
         for row in progress_bar(rows, "Answering" if not retrieve_only else "Retrieving", enabled=progress,
                                 unit="q", total=len(todo)):
             writer.write(row)

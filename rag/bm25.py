@@ -28,13 +28,16 @@ class BM25Index:
             self._model.index(corpus, show_progress=False)
             self._vocab = set(self._model.vocab_dict)
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k best chunk ids for the query; with ``allowed`` (chunk ids), only those are ranked."""
         if self._model is None:
             return []
         tokens = [t for t in bm25_tokens(query) if t in self._vocab]
         if not tokens:
             return []
         scores = self._model.get_scores(tokens)
+        if allowed is not None:
+            scores = np.where(np.isin(self._ids, allowed), scores, 0.0)
         k = min(k, len(scores))
         top = np.argpartition(-scores, k - 1)[:k]
         top = top[np.argsort(-scores[top], kind="stable")]

@@ -12,30 +12,12 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from rag.cli_args import EXIT_ERROR, EXIT_OK, EXIT_SKIPPED, add_common, add_filter, add_generation
+from rag.cli_service import SERVICE_COMMANDS, add_service_commands
 from rag.console import console, err_console, stream_to_console
 from rag.errors import DatasetError, RagError, user_message
 from rag.pipeline import RagPipeline
-from rag.settings import GENERATOR_CHOICES, Settings, config_file_path, load_settings
-
-EXIT_OK, EXIT_ERROR, EXIT_SKIPPED = 0, 1, 3
-
-
-def _add_common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--index", dest="index_dir", metavar="DIR", help="index folder (default: settings)")
-    p.add_argument("--config", metavar="FILE", help="TOML settings file (default: $RAG_CONFIG, ./rag.toml)")
-    p.add_argument("-v", "--verbose", action="store_true", help="log progress details")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-
-
-def _add_generation(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--k", dest="top_k", type=int, metavar="N", help="passages to retrieve")
-    p.add_argument("--generator", choices=GENERATOR_CHOICES, help="generator backend")
-    p.add_argument("--gguf", dest="gguf_path", metavar="FILE", help="GGUF model file for llama_cpp")
-    p.add_argument("--openai-base-url", metavar="URL", help="OpenAI-compatible endpoint, e.g. http://127.0.0.1:11434/v1")
-    p.add_argument("--openai-model", metavar="NAME", help="model name at the endpoint")
-    p.add_argument("--hf-model", dest="hf_model_dir", metavar="DIR", help="local Hugging Face model folder")
-    p.add_argument("--max-new-tokens", type=int, metavar="N")
-    p.add_argument("--temperature", type=float, help="0 (default) is greedy and reproducible")
+from rag.settings import Settings, load_settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_document_commands(sub)
     _add_answer_commands(sub)
-    _add_service_commands(sub)
+    add_service_commands(sub)
     return parser
 
 
@@ -58,26 +40,32 @@ def _add_document_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
                    help="read and embed on a Ray cluster ('local' starts one here)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
-    _add_common(p)
+    add_common(p)
 
     p = sub.add_parser("search", help="retrieval only: the best passages for a query")
     p.add_argument("query")
     p.add_argument("--k", dest="top_k", type=int, metavar="N", help="number of passages")
     p.add_argument("--json", action="store_true")
-    _add_common(p)
+    add_filter(p)
+    add_common(p)
 
 
 def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
     """ask, chat, batch, eval: everything that runs the generator."""
-    p = sub.add_parser("ask", help="answer one question with cited sources")
+    p = sub.add_parser("ask", help="answer one question with cited sources",
+                       description="Examples:\n  rag ask \"Who is the interim director of children's services in "
+                       "Sefton?\"\n  rag ask --doc '001_*' --json \"What rating did Ofsted give?\"",
+                       formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("question")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_common(p)
-    _add_generation(p)
+    add_filter(p)
+    add_common(p)
+    add_generation(p)
 
     p = sub.add_parser("chat", help="multi-turn chat in the terminal")
-    _add_common(p)
-    _add_generation(p)
+    add_filter(p)
+    add_common(p)
+    add_generation(p)
 
     p = sub.add_parser("batch", help="answer a file of questions (.txt, .csv, .jsonl) into .jsonl or .csv")
     p.add_argument("input", type=Path)
@@ -88,8 +76,9 @@ def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
                    help="answer in N processes, each with its own model (rows stay in input order)")
     p.add_argument("--ray", dest="ray_address", metavar="ADDRESS",
                    help="answer on a Ray cluster ('local' starts one here)")
-    _add_common(p)
-    _add_generation(p)
+    add_filter(p)
+    add_common(p)
+    add_generation(p)
 
     p = sub.add_parser("eval", help="score retrieval, answers, citations and abstention on a labelled set")
     p.add_argument("dataset", type=Path, nargs="?", help="JSONL question file or BEIR folder")
@@ -102,34 +91,8 @@ def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="", help="only questions of this split (tune or locked)")
     p.add_argument("--check", type=Path, metavar="THRESHOLDS", help="JSON of minimum totals; exit 1 if below")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two runs")
-    _add_common(p)
-    _add_generation(p)
-
-
-def _add_service_commands(sub: argparse._SubParsersAction) -> None:
-    """docs, serve, prepare-model, info."""
-    p = sub.add_parser("docs", help="list indexed documents")
-    p.add_argument("--json", action="store_true")
-    _add_common(p)
-
-    p = sub.add_parser("serve", help="browser chat (Gradio) on http://127.0.0.1:7860")
-    p.add_argument("--host", dest="ui_host", metavar="ADDR", help="address to bind (default 127.0.0.1; "
-                   "0.0.0.0 shares it on the network)")
-    p.add_argument("--port", dest="ui_port", type=int, metavar="PORT", help="port (default 7860)")
-    p.add_argument("--auth", metavar="USER:PASSWORD", help="require this login (or set $RAG_UI_AUTH)")
-    _add_common(p)
-    _add_generation(p)
-
-    p = sub.add_parser("prepare-model", help="assemble and verify the bundled default model")
-    _add_common(p)
-
-    p = sub.add_parser("info", help="this machine's CPU, the model and its speed here, the index and settings",
-                       description="Examples:\n  rag info\n  rag info --speed    # measure the model's tokens/s "
-                       "here (about 20 s)\n  rag info --json", formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--speed", action="store_true", help="measure the generator's tokens/s on this machine now")
-    p.add_argument("--json", action="store_true", help="print one JSON object")
-    _add_common(p)
-    _add_generation(p)
+    add_common(p)
+    add_generation(p)
 
 
 SETTING_FLAGS = ("index_dir", "top_k", "generator", "gguf_path", "openai_base_url", "openai_model", "hf_model_dir",
@@ -165,7 +128,7 @@ def cmd_index(pipeline: RagPipeline, args: argparse.Namespace) -> int:
 
 def cmd_search(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     pipeline.ensure_index()
-    hits = pipeline.search(args.query, args.top_k)
+    hits = pipeline.search(args.query, args.top_k, documents=args.documents)
     if args.json:
         print(json.dumps({"query": args.query, "passages": [h.to_json(n, detail=True)
                                                              for n, h in enumerate(hits, start=1)]}, indent=2))
@@ -182,14 +145,16 @@ def cmd_search(pipeline: RagPipeline, args: argparse.Namespace) -> int:
 def cmd_ask(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     pipeline.ensure_index()
     if args.json:
-        print(json.dumps(pipeline.ask(args.question).to_json(), indent=2, ensure_ascii=False))
+        print(json.dumps(pipeline.ask(args.question, documents=args.documents).to_json(), indent=2,
+                         ensure_ascii=False))
         return EXIT_OK
-    answer = stream_to_console(pipeline, args.question, [])
+    answer = stream_to_console(pipeline, args.question, [], tuple(args.documents))
     return EXIT_OK if answer is not None else EXIT_ERROR
 
 
 def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     pipeline.ensure_index()
+    pipeline.resolve_documents(args.documents)  # a filter that names nothing fails now, not at every question
     console.print("[bold]Ask about your documents.[/] Empty line or Ctrl-D to quit; /reset clears the history.")
     history: list[tuple[str, str]] = []
     while True:
@@ -204,7 +169,7 @@ def cmd_chat(pipeline: RagPipeline, args: argparse.Namespace) -> int:
             history.clear()
             continue
         try:
-            answer = stream_to_console(pipeline, question, history)
+            answer = stream_to_console(pipeline, question, history, tuple(args.documents))
         except RagError as exc:
             err_console.print(f"[red]{escape(user_message(exc))}[/]")
             continue
@@ -217,7 +182,8 @@ def cmd_batch(pipeline: RagPipeline, args: argparse.Namespace) -> int:
 
     s = pipeline.settings
     summary = run_batch(pipeline, args.input, args.output, resume=args.resume, retrieve_only=args.retrieve_only,
-                        progress=not args.quiet, workers=s.batch_workers, ray_address=s.ray_address)
+                        progress=not args.quiet, workers=s.batch_workers, ray_address=s.ray_address,
+                        documents=tuple(args.documents))
     console.print(f"{summary.written} rows written to {args.output} ({summary.skipped_existing} already there, "
                   f"{summary.errors} errors, {summary.abstained} abstained) of {summary.total} questions.")
     return EXIT_SKIPPED if summary.errors else EXIT_OK
@@ -261,88 +227,8 @@ def cmd_eval(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_docs(pipeline: RagPipeline, args: argparse.Namespace) -> int:
-    pipeline.ensure_index()
-    docs = sorted(pipeline.index.documents.values(), key=lambda d: d.doc_id)
-    if args.json:
-        print(json.dumps([{"doc": d.doc_id, "title": d.title, "chunks": d.chunk_count, "path": d.source_path}
-                          for d in docs], indent=2))
-        return EXIT_OK
-    table = Table("document", "title", "chunks")
-    for d in docs:
-        table.add_row(escape(d.doc_id), escape(d.title), str(d.chunk_count))
-    console.print(table)
-    return EXIT_OK
-
-
-def cmd_prepare_model(pipeline: RagPipeline, args: argparse.Namespace) -> int:
-    from rag.generation.model_assets import ensure_default_gguf
-
-    path = ensure_default_gguf(pipeline.settings.model_cache_dir, progress=not args.quiet)
-    console.print(f"Default model ready: {path}")
-    return EXIT_OK
-
-
-def cmd_info(pipeline: RagPipeline, args: argparse.Namespace) -> int:
-    from rag.index import IndexMissingError
-    from rag.machine import cpu_info, folder_bytes, measure_speed, save_speed, saved_speed
-
-    s = pipeline.settings
-    cpu = cpu_info()
-    model = pipeline.generator.describe()
-    speed = saved_speed(s.model_cache_dir, str(model.get("model", "")), cpu)
-    if args.speed:
-        speed = measure_speed(pipeline.generator, cpu)
-        save_speed(s.model_cache_dir, speed)
-    try:
-        index = pipeline.index
-        index_info: dict[str, object] = {
-            "dir": str(s.index_dir), "snapshot": index.snapshot, "documents": len(index.documents),
-            "chunks": len(index.chunks), "bytes": folder_bytes(s.index_dir)}
-    except IndexMissingError:
-        index_info = {"dir": str(s.index_dir), "snapshot": None, "documents": 0, "chunks": 0, "bytes": 0}
-    config = Path(args.config) if args.config else config_file_path()
-    info = {"machine": cpu.to_dict(), "generator": model, "speed": speed.to_dict() if speed else None,
-            "index": index_info, "settings_file": str(config) if config else None}
-    if args.json:
-        print(json.dumps(info, indent=2))
-        return EXIT_OK
-    console.print(f"[bold]CPU[/]       {escape(cpu.model)}, {cpu.cores} cores; "
-                  f"{escape(', '.join(cpu.flags) or 'none of AVX2/AVX-512/VNNI/AMX')}"
-                  + ("" if cpu.has_vnni else " [yellow](no VNNI: expect a slower model)[/]"))
-    console.print(f"[bold]Model[/]     {escape(str(model.get('path') or model.get('model', '')))} "
-                  f"[dim]({escape(str(model.get('backend', '')))})[/]")
-    if speed:
-        console.print(f"[bold]Speed[/]     {speed.prompt_tokens_per_s} prompt tokens/s, "
-                      f"{speed.generated_tokens_per_s} generated tokens/s [dim](measured {speed.measured_at})[/]")
-    else:
-        console.print("[bold]Speed[/]     not measured on this machine yet: rag info --speed")
-    if index_info["snapshot"]:
-        console.print(f"[bold]Index[/]     {escape(str(s.index_dir))}: snapshot {index_info['snapshot']}, "
-                      f"{index_info['documents']} documents, {index_info['chunks']} chunks, "
-                      f"{int(index_info['bytes']) / 1e6:.1f} MB")
-    else:
-        console.print(f"[bold]Index[/]     none yet at {escape(str(s.index_dir))}: rag index PATH")
-    console.print(f"[bold]Settings[/]  {escape(str(config)) if config else 'defaults (no settings file)'}")
-    return EXIT_OK
-
-
-def cmd_serve(pipeline: RagPipeline, args: argparse.Namespace) -> int:
-    from ui.app import launch, parse_auth
-
-    auth = parse_auth(args.auth or os.environ.get("RAG_UI_AUTH"))
-    s = pipeline.settings
-    if auth is None and s.ui_host not in {"127.0.0.1", "localhost", "::1"}:
-        err_console.print(f"[yellow]warning:[/] serving on {escape(s.ui_host)} without --auth: anyone who can "
-                          "reach this port can read and change the index")
-    console.print(f"Browser chat on http://{escape(s.ui_host)}:{s.ui_port} (Ctrl-C to stop)")
-    launch(pipeline, auth=auth)
-    return EXIT_OK
-
-
 COMMANDS = {"batch": cmd_batch, "eval": cmd_eval, "index": cmd_index, "search": cmd_search, "ask": cmd_ask,
-            "chat": cmd_chat, "docs": cmd_docs, "prepare-model": cmd_prepare_model, "info": cmd_info,
-            "serve": cmd_serve}
+            "chat": cmd_chat, **SERVICE_COMMANDS}
 
 
 def main(argv: list[str] | None = None) -> int:

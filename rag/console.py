@@ -31,10 +31,11 @@ def print_answer(answer: Answer, *, streamed: bool = False) -> None:
         console.print(f"[dim]Dropped {len(answer.unsupported)} unsupported sentence(s).[/]")
 
 
-def stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple[str, str]]) -> Answer | None:
+def stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple[str, str]],
+                      documents: tuple[str, ...] = ()) -> Answer | None:
     answer = None
     streamed = False
-    for event in pipeline.ask_stream(question, history):
+    for event in pipeline.ask_stream(question, history, documents=documents):
         if event.kind == "rewrite":
             console.print(f"[dim]Standalone question: {escape(event.text)}[/]")
         elif event.kind == "evidence" and event.passages:

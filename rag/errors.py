@@ -43,6 +43,18 @@ class DocumentNotFoundError(IndexError_, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class DocumentFilterError(RagError, ValueError):
+    """A document filter (``--doc``, ``documents``) that matches no indexed document."""
+
+
+class APIError(RagError, ValueError):
+    """A request to the HTTP API that cannot be served as sent (size, shape, auth); carries the HTTP status."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
 class StoreError(RagError, RuntimeError):
     """A vector store that cannot be used (configuration, connection, dimension)."""
 

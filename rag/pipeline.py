@@ -20,6 +20,7 @@ from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
+from rag.generation.model_assets import generator_provenance
 from rag.index import DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
 from rag.multipart import is_multi_part, join_replies, per_document_passages
@@ -49,6 +50,7 @@ class RagPipeline:
         self._constraints: ConstraintCheck | None = None
         self._constraints_index: DocumentIndex | None = None
         self._lock = threading.RLock()
+        self._option_variants: dict[int, RagPipeline] = {}
 
     def variant(self, settings: Settings, *, progress: bool | None = None) -> RagPipeline:
         """A pipeline with other settings (another top_k, prompt, model or index) that shares this one's models
@@ -145,8 +147,15 @@ class RagPipeline:
                              "(setting max_question_chars); ask something shorter")
         return question
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
-        return self.retriever.search(self.check_question(query), k or self.settings.top_k)
+    def resolve_documents(self, documents: Sequence[str] = ()) -> frozenset[str] | None:
+        """A document filter (ids or globs such as ``reports/2019/*``) as the ids it names; None (the whole
+        index) when empty; DocumentFilterError when a pattern names nothing."""
+        return self.index.match_documents(documents) if documents else None
+
+    def search(self, query: str, k: int | None = None, *, documents: Sequence[str] = ()) -> list[Hit]:
+        """Retrieval only: the k best passages (top_k by default), within ``documents`` when given."""
+        return self.retriever.search(self.check_question(query), k or self.settings.top_k,
+                                     self.resolve_documents(documents))
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]],
                 timings: dict[str, float] | None = None) -> str:
@@ -177,10 +186,13 @@ class RagPipeline:
             timings["rewrite_tokens"] = timings.get("rewrite_tokens", 0) + gen.prompt_tokens + gen.completion_tokens
         return gen.text.strip().strip('"').strip()
 
-    def prepare(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Prepared:
-        """Stage 1: check the question, rewrite a follow-up, retrieve, and choose the passages (or abstain)."""
+    def prepare(self, question: str, history: Sequence[tuple[str, str]] = (), *,
+                documents: Sequence[str] = ()) -> Prepared:
+        """Stage 1: check the question, rewrite a follow-up, retrieve (within ``documents`` when given), and
+        choose the passages (or abstain)."""
         timings: dict[str, float] = {}
         question = self.check_question(question)
+        allowed = self.resolve_documents(documents)
         standalone = None
         query = question
         if history:
@@ -190,7 +202,8 @@ class RagPipeline:
             timings["rewrite_s"] = time.perf_counter() - started
         s = self.settings
         started = time.perf_counter()
-        found, relevance = self.retriever.search_with_relevance(query, max(s.top_k, s.context_k, s.candidates))
+        found, relevance = self.retriever.search_with_relevance(query, max(s.top_k, s.context_k, s.candidates),
+                                                                allowed)
         timings["retrieve_s"] = time.perf_counter() - started
         multi_part = s.multi_part_documents > 0 and (
             is_multi_part(query) or ("names" in s.answer_check_list
@@ -229,7 +242,7 @@ class RagPipeline:
         multi_part = multi_part and bool(hits)
         style = s.multi_part_prompt if multi_part else s.answer_prompt
         return Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
-                         ranked=tuple(found))
+                        ranked=tuple(found), documents=allowed)
 
     def messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
@@ -276,13 +289,28 @@ class RagPipeline:
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
                       passages=prep.hits, sentences=tuple(sentences), standalone_question=prep.standalone,
                       raw_generation=raw, timings=timings, model=model,
-                      abstain_reason=None, unsupported=tuple(dropped))
+                      abstain_reason=None, unsupported=tuple(dropped), provenance=self.provenance(prep))
 
     def abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
-                 model: dict[str, object]) -> Answer:
+                model: dict[str, object]) -> Answer:
         return Answer(question=prep.question, text=ABSTAIN_TEXT, abstained=True, citations=(),
                       passages=prep.hits, standalone_question=prep.standalone, abstain_reason=reason,
-                      raw_generation=raw, timings=timings, model=model)
+                      raw_generation=raw, timings=timings, model=model, provenance=self.provenance(prep))
+
+    def provenance(self, prep: Prepared | None = None) -> dict[str, object]:
+        """What shapes an answer here: the index snapshot, the embedder's fingerprint, the generator (its model
+        file and sha256), the settings that choose and prompt the passages, and the document filter."""
+        s = self.settings
+        out: dict[str, object] = {
+            "index_snapshot": self.index.snapshot,
+            "embedder": self.embedder.fingerprint,
+            "generator": generator_provenance(self.generator.describe()),
+            "settings": {"top_k": s.top_k, "context_k": s.context_k, "candidates": s.candidates,
+                         "fusion": s.fusion, "answer_prompt": prep.style if prep else s.answer_prompt,
+                         "max_new_tokens": s.max_new_tokens, "temperature": s.temperature, "seed": s.seed},
+            "documents": sorted(prep.documents) if prep and prep.documents is not None else None,
+        }
+        return out
 
     def generate(self, prep: Prepared, timings: dict[str, float], *, stream: bool) -> Coroutine[str, None, str]:
         """Stage 2: runs the generator once per passage group; yields reply text as it comes when streaming (nothing
@@ -331,19 +359,36 @@ class RagPipeline:
                 timings["gen_tok_per_s"] = totals["eval_tokens"] / totals["eval_s"]
         return join_replies(replies) if len(replies) > 1 else "".join(replies)
 
-    def ask(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Answer:
+    def with_options(self, *, top_k: int | None = None) -> RagPipeline:
+        """This pipeline, or a variant for per-call options (sharing its index and models)."""
+        if top_k is None or top_k == self.settings.top_k:
+            return self
+        with self._lock:
+            found = self._option_variants.get(top_k)
+            if found is None:
+                found = self.variant(self.settings.replace(top_k=top_k))
+                self._option_variants[top_k] = found
+            return found
+
+    def ask(self, question: str, history: Sequence[tuple[str, str]] = (), *, top_k: int | None = None,
+            documents: Sequence[str] = ()) -> Answer:
+        """Answer one question (a follow-up when ``history`` holds the conversation's (question, answer) turns),
+        from the ``top_k`` best passages (the setting by default) of the ``documents`` given (all by default)."""
         answer = None
-        for event in self._events(question, history, stream=False):
+        for event in self.with_options(top_k=top_k)._events(question, history, documents, stream=False):
             answer = event.answer or answer
         assert answer is not None  # _events always ends with the answer
         return answer
 
-    def ask_stream(self, question: str, history: Sequence[tuple[str, str]] = ()) -> Iterator[StreamEvent]:
-        return self._events(question, history, stream=True)
+    def ask_stream(self, question: str, history: Sequence[tuple[str, str]] = (), *, top_k: int | None = None,
+                   documents: Sequence[str] = ()) -> Iterator[StreamEvent]:
+        """``ask`` as events: rewrite, passages, evidence, tokens, then the answer (see ``StreamEvent``)."""
+        return self.with_options(top_k=top_k)._events(question, history, documents, stream=True)
 
-    def _events(self, question: str, history: Sequence[tuple[str, str]], *, stream: bool) -> Iterator[StreamEvent]:
+    def _events(self, question: str, history: Sequence[tuple[str, str]], documents: Sequence[str], *,
+                stream: bool) -> Iterator[StreamEvent]:
         started = time.perf_counter()
-        prep = self.prepare(question, history)
+        prep = self.prepare(question, history, documents=documents)
         if prep.standalone is not None:
             yield StreamEvent("rewrite", text=prep.standalone)
         yield StreamEvent("passages", passages=prep.hits)

@@ -38,18 +38,21 @@ class HybridRetriever:
     bm25_weight: float = 3.0
     fusion: str = "rrf"  # rrf | dense | bm25
 
-    def search(self, query: str, k: int = 5) -> list[Hit]:
-        return self.search_with_relevance(query, k)[0]
+    def search(self, query: str, k: int = 5, documents: frozenset[str] | None = None) -> list[Hit]:
+        return self.search_with_relevance(query, k, documents)[0]
 
-    def search_with_relevance(self, query: str, k: int = 5) -> tuple[list[Hit], Relevance]:
+    def search_with_relevance(self, query: str, k: int = 5,
+                              documents: frozenset[str] | None = None) -> tuple[list[Hit], Relevance]:
         """The fused hits, and how relevant the best candidates are: the best dense similarity over all dense
         candidates (which must not depend on whether the dense winner also made the fused top k), and whether
-        the best BM25 candidate holds every name the query gives."""
+        the best BM25 candidate holds every name the query gives. With ``documents`` (ids), both searches run
+        over those documents' chunks only, so k hits still come back when they hold that many."""
         if not query.strip() or len(self.index.chunks) == 0:
             return [], Relevance(0.0, False)
+        allowed = None if documents is None else self.index.chunk_ids_of(documents)
         depth = max(self.candidates, k)
-        dense = self.index.store.search(self.embedder.encode([query])[0], depth)
-        lexical = self.index.bm25.search(query, depth)
+        dense = self.index.store.search(self.embedder.encode([query])[0], depth, allowed)
+        lexical = self.index.bm25.search(query, depth, allowed)
         dense_score = dict(dense)
         bm25_score = dict(lexical)
         if self.fusion == "dense":

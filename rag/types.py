@@ -85,6 +85,9 @@ class Answer:
     unsupported: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
     model: dict[str, object] = field(default_factory=dict)
+    # What shaped this answer, to reproduce or audit it: index snapshot, embedder fingerprint, generator file and
+    # sha256, the settings that matter (top_k, passages, prompt style) and any document filter.
+    provenance: dict[str, object] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, object]:
         """The ``rag ask --json`` object."""
@@ -97,8 +100,10 @@ class Answer:
                 for c in self.citations
             ],
             "passages": [h.to_json(n) for n, h in enumerate(self.passages, start=1)],
-            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+            # A retry records its reason (text) among the numbers.
+            "timings": {k: round(v, 4) if isinstance(v, float) else v for k, v in self.timings.items()},
             "model": self.model,
+            "provenance": self.provenance,
         }
         if self.standalone_question is not None:
             out["standalone_question"] = self.standalone_question
@@ -137,3 +142,4 @@ class Prepared:
     style: str  # the answer prompt wording (rag/prompts.py)
     ranked: tuple[Hit, ...] = ()  # the whole fused ranking (candidates deep): where a retry looks for evidence
     hint: str = ""  # added to the question in the prompt (a retry's answer type)
+    documents: frozenset[str] | None = None  # the document filter's ids, None for the whole index

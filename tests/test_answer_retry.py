@@ -40,6 +40,7 @@ def test_a_reason_given_for_a_period_is_retried_with_a_type_hint(tmp_path, corpu
     assert [e.kind for e in events].count("retry") == 1
     assert not answer.abstained and "three years" in answer.text
     assert answer.timings["retry"] == "type"
+    assert answer.to_json()["timings"]["retry"] == "type"  # the JSON of a retried answer (ask --json, API)
     retry_prompt = p.generator.prompts[-1][-1].content
     assert "over the last three years" in retry_prompt and "Tromso" not in retry_prompt
 

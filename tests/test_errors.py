@@ -53,7 +53,7 @@ def test_a_bad_question_in_a_batch_is_one_line_in_the_log(tmp_path, caplog):
     from rag.batch import BatchItem, answer_row
 
     class Pipeline:
-        def ask(self, question):
+        def ask(self, question, **options):
             raise errors.QuestionError("the question is 5,000 characters, over the 4,000-character limit")
 
     row = answer_row(Pipeline(), BatchItem("q1", "x" * 5000, {}, None), retrieve_only=False)

@@ -111,3 +111,18 @@ def test_reloaded_store_keeps_working(store_and_reload, vectors):
     assert len(loaded) == 48
     assert loaded.search(vectors[45], 1)[0][0] != 45
     assert loaded.search(vectors[46], 1)[0][0] == 46
+
+
+def test_allowed_ids_filter_inside_the_search(store_and_reload, vectors):
+    """A filter restricts the search itself: k allowed ids come back even when every nearest neighbour of the
+    query is outside the filter, and none outside it ever does (also after a reload, IVF included)."""
+    store, reload = store_and_reload
+    store.add(np.arange(50), vectors)
+    allowed = np.array([7, 21, 33, 40, 48])
+    for s in (store, reload(store)):
+        found = s.search(vectors[0], 3, allowed)
+        assert len(found) == 3 and {i for i, _ in found} <= set(allowed.tolist())
+        assert [x for _, x in found] == sorted((x for _, x in found), reverse=True)
+        assert s.search(vectors[21], 1, allowed)[0][0] == 21
+        assert {i for i, _ in s.search(vectors[0], 10, allowed)} == set(allowed.tolist())
+        assert s.search(vectors[0], 5, np.array([], dtype=np.int64)) == []

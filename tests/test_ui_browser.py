@@ -45,14 +45,14 @@ def _shot(page, name: str) -> None:
 def ui_url(tmp_path_factory, seed_settings, embedder, qwen_generator):
     """The app over its own fresh seeds index (uploads must not leak into other tests' index)."""
     from rag.pipeline import RagPipeline
-    from ui.app import launch
+    from ui.server import serve
 
     settings = seed_settings.replace(index_dir=tmp_path_factory.mktemp("ui-index") / "idx")
     pipeline = RagPipeline(settings, embedder=embedder, generator=qwen_generator, progress=False)
     port = _free_port()
-    demo = launch(pipeline, host="127.0.0.1", port=port, block=False)
+    server = serve(pipeline, host="127.0.0.1", port=port, block=False)
     yield f"http://127.0.0.1:{port}/"
-    demo.close()
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -166,6 +166,21 @@ def test_seed_question_answered_with_clickable_citation(page):
 
 
 @pytest.mark.slow
+def test_document_picker_limits_the_sources(page):
+    """Choosing documents in the chat settings limits retrieval to them: every source shown is one of them."""
+    other = "003_880be84fd3658657.txt"
+    page.locator("#rag-settings").get_by_text("Settings").first.click()
+    page.locator("#rag-doc-filter input").click()
+    page.get_by_role("option", name=other).click()
+    page.keyboard.press("Escape")
+    _ask(page, SEED_QUESTION)
+    sources = page.locator("#rag-sources").inner_text()
+    assert other in sources and SEED_DOC not in sources
+    assert "272" not in _last_bot(page).inner_text()
+    _shot(page, "05-document-filter")
+
+
+@pytest.mark.slow
 def test_upload_ask_and_remove(page, tmp_path):
     lantern = tmp_path / "Wexbury lantern.md"
     lantern.write_text(LANTERN)
@@ -258,10 +273,10 @@ def test_two_sessions_have_separate_chats_and_queue(browser, ui_url):
 
 
 def test_auth_refuses_unauthenticated_requests(seed_pipeline):
-    from ui.app import launch
+    from ui.server import Access, serve
 
     port = _free_port()
-    demo = launch(seed_pipeline, host="127.0.0.1", port=port, auth=("alice", "s3cret:pw"), block=False)
+    demo = serve(seed_pipeline, host="127.0.0.1", port=port, access=Access(login=("alice", "s3cret:pw")), block=False)
     base = f"http://127.0.0.1:{port}"
     try:
         with httpx.Client(base_url=base, timeout=30) as client:

@@ -1,4 +1,5 @@
-"""``rag serve``: the browser chat. A thin Gradio front end over ``RagPipeline`` and ``Indexer``.
+"""The browser chat page (Gradio), served with the HTTP API by ``ui/server.py``. A thin front end over
+``RagPipeline``.
 
 What lives where: retrieval, generation, citation checking and abstention are the pipeline's
 (``rag/pipeline.py``); validating and storing uploads is ``rag/uploads.py``; turning answers into escaped HTML
@@ -162,7 +163,8 @@ class Handlers:
         self.max_bytes = int(pool.base.settings.upload_max_mb * 1_000_000)
 
     def respond(self, message: str, chat: list[dict[str, Any]], turns: list[tuple[str, str]], top_k: int,
-                backend: str, model: str, show_rewrite: bool, show_timings: bool) -> Iterator[tuple[Any, ...]]:
+                backend: str, model: str, show_rewrite: bool, show_timings: bool,
+                documents: list[str] | None = None) -> Iterator[tuple[Any, ...]]:
         message = (message or "").strip()
         if not message:
             yield chat, gr.skip(), "", turns
@@ -176,7 +178,7 @@ class Handlers:
         parts: list[str] = []
         try:
             active = self.pool.get(top_k, backend, model)
-            for event in active.ask_stream(message, list(turns)):
+            for event in active.ask_stream(message, list(turns), documents=tuple(documents or ())):
                 if event.kind == "rewrite":
                     standalone = event.text
                 elif event.kind == "passages":
@@ -209,12 +211,16 @@ class Handlers:
         html = answer_html(answer, turn, show_rewrite=show_rewrite, show_timings=show_timings)
         yield [*chat, {"role": "assistant", "content": html}], sources_html(answer), "", turns
 
-    def documents_outputs(self, status: str) -> tuple[Any, ...]:
+    def documents_outputs(self, status: str, chosen: list[str] | None = None) -> tuple[Any, ...]:
+        """The documents tab's status, table and removal choice, and the chat's document picker (keeping the
+        documents still chosen there)."""
         rows = _documents_table(self.pool)
         choices = [r[0] for r in rows]
-        return status, rows, gr.update(choices=choices, value=None)
+        kept = [d for d in (chosen or []) if d in choices]
+        return status, rows, gr.update(choices=choices, value=None), gr.update(choices=choices, value=kept)
 
-    def on_upload(self, files: list[str] | None, progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
+    def on_upload(self, files: list[str] | None, chosen: list[str] | None = None,
+                  progress: gr.Progress = gr.Progress()) -> tuple[Any, ...]:  # noqa: B008
         lines: list[str] = []
         for file in progress.tqdm(files or [], desc="Indexing"):
             path = Path(file)
@@ -231,16 +237,17 @@ class Handlers:
                 chunks = f'{result.chunks} chunk{"" if result.chunks == 1 else "s"} embedded'
                 lines.append(f'<div class="rag-ok"><b>{esc(what.capitalize())}:</b> {esc(result.name)} — '
                              f'{esc(result.title)} ({chunks})</div>')
-        return (None, *self.documents_outputs("".join(lines)))
+        return (None, *self.documents_outputs("".join(lines), chosen))
 
-    def on_remove(self, doc_id: str | None) -> tuple[Any, ...]:
+    def on_remove(self, doc_id: str | None, chosen: list[str] | None = None) -> tuple[Any, ...]:
         if not doc_id:
-            return self.documents_outputs('<div class="rag-error">Choose a document to remove.</div>')
+            return self.documents_outputs('<div class="rag-error">Choose a document to remove.</div>', chosen)
         try:
             remove_document(self.pool.base.indexer, doc_id)
         except RagError as exc:
-            return self.documents_outputs(f'<div class="rag-error"><b>Not removed:</b> {esc(user_message(exc))}</div>')
-        return self.documents_outputs(f'<div class="rag-ok"><b>Removed:</b> {esc(doc_id)}</div>')
+            return self.documents_outputs(f'<div class="rag-error"><b>Not removed:</b> {esc(user_message(exc))}</div>',
+                                          chosen)
+        return self.documents_outputs(f'<div class="rag-ok"><b>Removed:</b> {esc(doc_id)}</div>', chosen)
 
 
 def _chat_tab(s: Settings) -> dict[str, Any]:
@@ -266,12 +273,15 @@ def _chat_tab(s: Settings) -> dict[str, Any]:
                 backend = gr.Dropdown(list(GENERATOR_CHOICES), value=s.generator, label="Generator backend")
                 model = gr.Textbox(label="Model", placeholder="default", info=MODEL_HELP)
             with gr.Row():
+                documents = gr.Dropdown([], value=[], multiselect=True, elem_id="rag-doc-filter",
+                                        label="Only these documents (none chosen: all)")
+            with gr.Row():
                 show_rewrite = gr.Checkbox(label="Show the standalone rewrite of follow-up questions",
                                            value=False, elem_id="rag-show-rewrite")
                 show_timings = gr.Checkbox(label="Show timings", value=False, elem_id="rag-show-timings")
     return {"question": question, "chatbot": chatbot, "send": send, "clear": clear, "sources": sources,
             "top_k": top_k, "backend": backend, "model": model, "show_rewrite": show_rewrite,
-            "show_timings": show_timings}
+            "show_timings": show_timings, "documents": documents}
 
 
 def _documents_tab(s: Settings) -> dict[str, Any]:
@@ -305,30 +315,17 @@ def build_app(settings: Settings | None = None, *, pipeline: RagPipeline | None 
         c = _chat_tab(s)
         d = _documents_tab(s)
         chat_inputs = [c["question"], c["chatbot"], turns, c["top_k"], c["backend"], c["model"], c["show_rewrite"],
-                       c["show_timings"]]
+                       c["show_timings"], c["documents"]]
         chat_outputs = [c["chatbot"], c["sources"], c["question"], turns]
-        doc_outputs = [d["upload_status"], d["docs"], d["to_remove"]]
+        doc_outputs = [d["upload_status"], d["docs"], d["to_remove"], c["documents"]]
         for trigger in (c["question"].submit, c["send"].click):
             trigger(on.respond, chat_inputs, chat_outputs, concurrency_limit=1, concurrency_id=MODELS,
                     api_visibility="private")
         c["clear"].click(lambda: ([], sources_html(None), "", []), None, chat_outputs, queue=False,
                          api_visibility="private")
-        d["upload"].upload(on.on_upload, [d["upload"]], [d["upload"], *doc_outputs], concurrency_limit=1,
-                           concurrency_id=MODELS, api_visibility="private")
-        d["remove"].click(on.on_remove, [d["to_remove"]], doc_outputs, concurrency_limit=1,
+        d["upload"].upload(on.on_upload, [d["upload"], c["documents"]], [d["upload"], *doc_outputs],
+                           concurrency_limit=1, concurrency_id=MODELS, api_visibility="private")
+        d["remove"].click(on.on_remove, [d["to_remove"], c["documents"]], doc_outputs, concurrency_limit=1,
                           concurrency_id=MODELS, api_visibility="private")
         demo.load(lambda: on.documents_outputs(""), None, doc_outputs, api_visibility="private")
-    return demo
-
-
-def launch(pipeline: RagPipeline, *, host: str | None = None, port: int | None = None,
-           auth: tuple[str, str] | None = None, block: bool = True) -> gr.Blocks:
-    """Index the seeds if there is no index yet, then serve the app (blocking unless ``block=False``)."""
-    pipeline.ensure_index()
-    demo = build_app(pipeline=pipeline)
-    demo.queue(default_concurrency_limit=1, max_size=64)
-    s = pipeline.settings
-    demo.launch(server_name=host or s.ui_host, server_port=port or s.ui_port, auth=auth, ssr_mode=False,
-                prevent_thread_lock=not block, max_file_size=int(s.upload_max_mb * 1_000_000), show_error=False,
-                quiet=not block, css=CSS, js=JS, footer_links=[], inbrowser=False, share=False)
     return demo

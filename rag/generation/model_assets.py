@@ -93,3 +93,39 @@ def smollm2_gguf() -> Path:
     if not found:
         raise GeneratorError(f"no .gguf file inside {root}")
     return found[0]
+
+
+_sha256_memo: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: Path) -> str:
+    """A model file's sha256: from the verification stamp that ``ensure_default_gguf`` wrote when it still matches
+    the file, else hashed once per process (about a second per GB) and remembered."""
+    path = Path(path)
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key in _sha256_memo:
+        return _sha256_memo[key]
+    stamp = path.with_name(path.name + ".verified.json")
+    try:
+        info = json.loads(stamp.read_text())
+        if info.get("size") == st.st_size and info.get("mtime_ns") == st.st_mtime_ns and info.get("sha256"):
+            _sha256_memo[key] = str(info["sha256"])
+            return _sha256_memo[key]
+    except (OSError, ValueError):
+        pass
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(8 << 20):
+            digest.update(block)
+    _sha256_memo[key] = digest.hexdigest()
+    return _sha256_memo[key]
+
+
+def generator_provenance(described: dict[str, object]) -> dict[str, object]:
+    """A generator's ``describe()`` with the sha256 of its model file when it runs one from disk."""
+    out = {k: v for k, v in described.items() if k not in ("n_threads",)}
+    path = described.get("path")
+    if isinstance(path, str) and Path(path).is_file():
+        out["sha256"] = file_sha256(Path(path))
+    return out

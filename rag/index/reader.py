@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import fnmatch
 import logging
 import sqlite3
 import threading
+from collections.abc import Sequence
 from pathlib import Path
+
+import numpy as np
 
 from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
+from rag.errors import DocumentFilterError
 from rag.index import catalog
 from rag.index.catalog import DocumentInfo
 from rag.index.layout import (
@@ -120,6 +125,25 @@ class DocumentIndex:
             return catalog.document_text(conn, doc_id)
         finally:
             conn.close()
+
+    def match_documents(self, patterns: Sequence[str]) -> frozenset[str]:
+        """The documents that a filter names: each pattern is a document id or a glob over ids
+        (``reports/2019/*``). A pattern that matches nothing is an error, not an empty answer."""
+        matched: set[str] = set()
+        for pattern in patterns:
+            pattern = pattern.strip()
+            found = ({pattern} if pattern in self.documents
+                     else {d for d in self.documents if fnmatch.fnmatchcase(d, pattern)})
+            if not pattern or not found:
+                raise DocumentFilterError(
+                    f"no indexed document matches {pattern!r}; give a document id or a glob such as "
+                    "'reports/2019/*' (rag docs lists the ids)")
+            matched |= found
+        return frozenset(matched)
+
+    def chunk_ids_of(self, doc_ids: frozenset[str]) -> np.ndarray:
+        """The chunk ids of the given documents (what retrieval searches when a question is limited to them)."""
+        return np.fromiter((cid for cid, c in self.chunks.items() if c.doc_id in doc_ids), dtype=np.int64)
 
     def title(self, doc_id: str) -> str:
         info = self.documents.get(doc_id)

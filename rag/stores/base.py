@@ -31,8 +31,9 @@ class VectorStore(Protocol):
     def remove(self, ids: np.ndarray) -> int:
         """Remove the given ids; returns how many were present."""
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
-        """The k nearest ids to one query vector, best first, as (id, score)."""
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k nearest ids to one query vector, best first, as (id, score). With ``allowed`` (int64 ids), only
+        those ids are searched: the filter runs inside the search, so up to k of them still come back."""
 
     def __len__(self) -> int: ...
 

@@ -121,16 +121,27 @@ class FaissStore:
             return 0
         return int(self._index.remove_ids(ids))
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1)
+        params = None
+        if allowed is not None:
+            allowed = checked_ids(allowed, self.dimension)
+            if len(allowed) == 0:
+                return []
+            k = min(k, len(allowed))
+            selector = faiss.IDSelectorBatch(allowed)
+            ivf = self.ivf()
+            # IVF search parameters replace the index's own, so its nprobe is carried over.
+            params = (faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe) if ivf is not None
+                      else faiss.SearchParameters(sel=selector))
         # One query runs on one thread: OpenMP's barrier across 2 threads costs more than the scan saves, and
         # on a busy machine it turns 0.3 ms into 50 ms (bench/store_scaling.py, docs/decisions.md).
         threads = faiss.omp_get_max_threads()
         faiss.omp_set_num_threads(1)
         try:
-            scores, ids = self._index.search(q, min(k, len(self)))
+            scores, ids = self._index.search(q, min(k, len(self)), params=params)
         finally:
             faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]

@@ -190,12 +190,19 @@ class MilvusStore:
         self._count -= len(present)
         return len(present)
 
-    def search(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         if self._collection is None or self._count == 0 or k <= 0:
             return []
         q = np.ascontiguousarray(query, dtype=np.float32).reshape(-1).tolist()
+        extra: dict[str, object] = {}
+        if allowed is not None:
+            allowed = checked_ids(allowed, self.dimension)
+            if len(allowed) == 0:
+                return []
+            # A boolean filter expression: Milvus applies it inside the ANN search.
+            extra["filter"] = f"{ID_FIELD} in [{', '.join(str(int(i)) for i in allowed)}]"
         result = self._client.search(self._collection, data=[q], limit=min(k, self._count),
-                                     search_params={"metric_type": "IP"}, output_fields=[ID_FIELD])
+                                     search_params={"metric_type": "IP"}, output_fields=[ID_FIELD], **extra)
         hits = [(int(h["id"]), float(h["distance"])) for h in result[0]]
         return sorted(hits, key=lambda h: -h[1])
 
