@@ -24,7 +24,9 @@ if [ ! -x "$VENV/bin/python" ]; then
   step "creating $VENV"
   "$PYTHON" -m venv "$VENV"
 fi
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+# --no-compile: pip would byte-compile every installed module (torch, sympy, transformers: tens of thousands of
+# files) up front; Python compiles the few the tool imports on first use instead (docs/decisions.md, "Setup").
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q --no-compile)
 
 # llama.cpp is built as the library only: not the multimodal library (LLAVA_BUILD=OFF) nor the "common" helper
 # library (scripts/llama_lib_only.cmake), neither of which the Python binding loads; this halves the compile
