@@ -46,7 +46,8 @@ if [ "$(cat "${STAMPS[0]}" 2>/dev/null || true)" != "$WANT" ]; then
   WHEELS="$VENV/.wheels"
   mkdir -p "$WHEELS"
   step "compiling llama-cpp-python (in the background)"
-  "${PIP[@]}" wheel --no-deps -w "$WHEELS" "llama-cpp-python>=0.3.0" > "$VENV/.llama-build.log" 2>&1 &
+  # Niced, so that the installs (one core, short bursts) are not starved by the compile's jobs on both cores.
+  nice -n 19 "${PIP[@]}" wheel --no-deps -w "$WHEELS" "llama-cpp-python>=0.3.0" > "$VENV/.llama-build.log" 2>&1 &
   BUILD=$!
   # The CPU build of torch must be in place before anything that depends on it, or pip picks a CUDA build.
   step "installing torch (CPU)"
