@@ -63,6 +63,11 @@ def test_openai_client_plain_and_streamed(server):
     assert "".join(pieces) == content  # greedy: the same checked answer, streamed
     assert extras[0] == "passages" and "token" in extras and extras[-1] == "answer"
 
+    unanswerable = client.chat.completions.create(
+        model="rag-seeds", messages=[{"role": "user", "content": "What is the capital of France?"}])
+    assert unanswerable.choices[0].message.content == "The documents don't say."
+    assert unanswerable.model_extra["rag"]["abstained"] is True
+
 
 def test_ask_stream_shows_evidence_before_the_answer(server):
     url, _ = server
@@ -91,6 +96,18 @@ def test_filter_to_another_document_abstains(server):
         assert body["provenance"]["documents"] == [other]
         within = c.post("/v1/ask", json={"question": QUESTION, "documents": ["000_*"]}).json()
         assert "272" in within["answer"] and {p["doc"] for p in within["passages"]} == {SHEFFIELD}
+
+
+@pytest.mark.parametrize("doc", ["003_880be84fd3658657.txt", "004_244dd2b7b137fb73.txt"])
+def test_document_filter_changes_the_cited_document(server, doc):
+    """Two documents report an Ofsted finding about progress (Haringey, Sefton): the filter decides which one the
+    answer comes from and cites."""
+    url, _ = server
+    with httpx.Client(base_url=url, timeout=300, headers={"Authorization": f"Bearer {KEY}"}) as c:
+        body = c.post("/v1/ask", json={"question": "What did Ofsted say about the progress of the council's "
+                                                   "children's services?", "documents": [doc]}).json()
+    assert not body["abstained"], body.get("abstain_reason")
+    assert {cit["doc"] for cit in body["citations"]} == {doc}
 
 
 def test_mcp_server_over_stdio(seed_pipeline, seed_settings):

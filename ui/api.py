@@ -23,64 +23,37 @@ import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Literal
 
 from fastapi import APIRouter, File, UploadFile
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
 
 from rag.errors import APIError, DocumentNotFoundError, RagError, user_message
 from rag.index import IndexMissingError
 from rag.pipeline import RagPipeline
 from rag.types import Answer, StreamEvent
 from rag.uploads import add_upload, remove_document
+from ui.api_models import (
+    ASK_EVENTS,
+    AnswerOut,
+    AskRequest,
+    ChatCompletionOut,
+    ChatCompletionRequest,
+    ChatMessageIn,
+    DocumentsOut,
+    HealthOut,
+    ModelsOut,
+    RemovedOut,
+    SearchOut,
+    SearchRequest,
+    UploadOut,
+    errors,
+    event_stream_or,
+)
 
 log = logging.getLogger(__name__)
 
 MODEL_ID = "rag-seeds"  # the name /v1/models lists: the whole pipeline, not the bare generator
 INTERNAL_ERROR = "Something went wrong inside the tool (not your request); the server log has the details."
-MAX_HISTORY_TURNS = 50
-MAX_FILTER_PATTERNS = 100
-
-
-class AskRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    question: str = Field(description="the question, in plain language")
-    history: list[tuple[str, str]] = Field(default_factory=list, max_length=MAX_HISTORY_TURNS,
-                                           description="earlier turns as [question, answer] pairs (follow-ups)")
-    top_k: int | None = Field(default=None, ge=1, le=50, description="passages to retrieve (default: settings)")
-    documents: list[str] = Field(default_factory=list, max_length=MAX_FILTER_PATTERNS,
-                                 description="only these documents: ids or globs such as 'reports/2019/*'")
-    stream: bool = Field(default=False, description="server-sent events instead of one JSON object")
-
-
-class SearchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    query: str
-    top_k: int | None = Field(default=None, ge=1, le=100)
-    documents: list[str] = Field(default_factory=list, max_length=MAX_FILTER_PATTERNS)
-
-
-class ChatMessageIn(BaseModel):
-    model_config = ConfigDict(extra="allow")
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-    def text(self) -> str:
-        if isinstance(self.content, list):  # content parts: the text ones, joined
-            return " ".join(str(p.get("text", "")) for p in self.content if p.get("type") == "text")
-        return self.content or ""
-
-
-class ChatCompletionRequest(BaseModel):
-    # OpenAI's sampling fields (temperature, max_tokens, ...) are accepted and ignored: answers are greedy and
-    # checked, so that the same question gets the same cited answer.
-    model_config = ConfigDict(extra="allow")
-    model: str | None = None
-    messages: list[ChatMessageIn] = Field(min_length=1, max_length=2 * MAX_HISTORY_TURNS + 2)
-    stream: bool = False
-    top_k: int | None = Field(default=None, ge=1, le=50)
-    documents: list[str] = Field(default_factory=list, max_length=MAX_FILTER_PATTERNS)
 
 
 def error_response(status: int, message: str, kind: str) -> JSONResponse:
@@ -190,7 +163,8 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
     """The /v1 routes over one shared pipeline (its index and models are the page's too)."""
     api = APIRouter(prefix="/v1")
 
-    @api.post("/ask", summary="Answer a question with cited sources (JSON, or server-sent events with stream)")
+    @api.post("/ask", summary="Answer a question with cited sources (JSON, or server-sent events with stream)",
+              response_model=AnswerOut, responses={**event_stream_or(AnswerOut, ASK_EVENTS), **errors(400, 503)})
     def ask(body: AskRequest):
         if body.stream:
             events = started(pipeline.ask_stream(body.question, body.history, top_k=body.top_k,
@@ -199,18 +173,20 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
             return StreamingResponse(_guarded(lines, "ask"), media_type="text/event-stream")
         return pipeline.ask(body.question, body.history, top_k=body.top_k, documents=body.documents).to_json()
 
-    @api.post("/search", summary="Retrieval only: the best passages for a query")
+    @api.post("/search", summary="Retrieval only: the best passages for a query", response_model=SearchOut,
+              responses=errors(400, 503))
     def search(body: SearchRequest):
         hits = pipeline.search(body.query, body.top_k, documents=body.documents)
         return {"query": body.query, "passages": [h.to_json(n, detail=True) for n, h in enumerate(hits, start=1)]}
 
-    @api.get("/documents", summary="The indexed documents")
+    @api.get("/documents", summary="The indexed documents", response_model=DocumentsOut, responses=errors(503))
     def documents():
         docs = sorted(pipeline.index.documents.values(), key=lambda d: d.doc_id)
         return {"documents": [{"id": d.doc_id, "title": d.title, "chunks": d.chunk_count, "path": d.source_path}
                               for d in docs]}
 
-    @api.post("/documents", summary="Upload and index documents (txt, md, html, pdf, docx)")
+    @api.post("/documents", summary="Upload and index documents (txt, md, html, pdf, docx)",
+              response_model=UploadOut, responses=errors(400, 503))
     def upload(files: list[UploadFile] = File(...)):  # noqa: B008 - FastAPI's declaration style
         results = []
         for file in files:
@@ -227,15 +203,18 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
             what = "updated" if done.report.updated else ("unchanged" if done.report.unchanged else "added")
             results.append({"file": name, "added": True, "status": what, "id": done.doc_id, "title": done.title,
                             "chunks": done.chunks})
-        ok = any(r["added"] for r in results)
-        return JSONResponse({"results": results}, status_code=200 if ok else 400)
+        if not any(r["added"] for r in results):  # nothing added: one error, every file's reason in it
+            raise APIError("no file was added: " + "; ".join(str(r["error"]) for r in results), 400)
+        return {"results": results}
 
-    @api.delete("/documents/{doc_id:path}", summary="Remove a document from the index")
+    @api.delete("/documents/{doc_id:path}", summary="Remove a document from the index", response_model=RemovedOut,
+                responses=errors(404, 503))
     def delete(doc_id: str):
         report = remove_document(pipeline.indexer, doc_id)
         return {"removed": doc_id, "snapshot": report.snapshot}
 
-    @api.get("/health", summary="Status, index snapshot, document and chunk counts, and the model")
+    @api.get("/health", summary="Status, index snapshot, document and chunk counts, and the model",
+             response_model=HealthOut, responses=errors())
     def health():
         try:
             index = pipeline.index
@@ -246,11 +225,12 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
         return {"status": "ok" if index_info["snapshot"] else "no_index", "index": index_info,
                 "model": pipeline.generator.describe(), "embedder": pipeline.settings.embedder}
 
-    @api.get("/models", summary="OpenAI-compatible model list")
+    @api.get("/models", summary="OpenAI-compatible model list", response_model=ModelsOut, responses=errors())
     def models():
         return {"object": "list", "data": [{"id": MODEL_ID, "object": "model", "created": 0, "owned_by": "local"}]}
 
-    @api.post("/chat/completions", summary="OpenAI-compatible chat; the reply is the checked, cited answer")
+    @api.post("/chat/completions", summary="OpenAI-compatible chat; the reply is the checked, cited answer",
+              response_model=ChatCompletionOut, responses={**event_stream_or(ChatCompletionOut), **errors(400, 503)})
     def chat_completions(body: ChatCompletionRequest):
         question, history = conversation(body.messages)
         cid, created = _completion_id(), int(time.time())
