@@ -18,14 +18,14 @@ from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker
 from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
+from rag.followup import standalone_question
 from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
-from rag.generation.model_assets import generator_provenance
 from rag.index import DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
 from rag.multipart import is_multi_part, join_replies, per_document_passages
-from rag.prompts import answer_messages, list_lines, rewrite_messages
-from rag.question import invented_terms, topic_of
+from rag.prompts import fitted_answer_messages, list_lines
+from rag.provenance import answer_provenance
 from rag.retriever import HybridRetriever
 from rag.second_pass import second_pass
 from rag.settings import Settings
@@ -159,32 +159,9 @@ class RagPipeline:
 
     def rewrite(self, question: str, history: Sequence[tuple[str, str]],
                 timings: dict[str, float] | None = None) -> str:
-        """Turn a follow-up into a standalone question using the conversation so far. With
-        settings.check_rewrite, a rewrite that brings in a name, year or number the conversation never
-        mentioned (a council swapped for another, "the inspection before that" turned into a year) is asked
-        for once more, told to use only the conversation's names, and failing that the follow-up is asked with
-        the previous question beside it."""
-        if not history:
-            return question
-        text = self._rewrite_once(question, history, strict=False, timings=timings)
-        if not self.settings.check_rewrite:
-            return text or question
-        invented = invented_terms(text, question, history)
-        if not invented:
-            return text or question
-        log.info("rewrite %r brings in %s, not in the conversation: asking again", text, ", ".join(invented))
-        text = self._rewrite_once(question, history, strict=True, timings=timings)
-        if text and not invented_terms(text, question, history):
-            return text
-        return f"{question} ({topic_of(history[-1][0])})"
-
-    def _rewrite_once(self, question: str, history: Sequence[tuple[str, str]], *, strict: bool,
-                      timings: dict[str, float] | None) -> str:
-        params = GenerationParams(max_tokens=64, temperature=0.0, seed=self.settings.seed, stop=("\n",))
-        gen = self.generator.generate(rewrite_messages(question, history, strict=strict), params)
-        if timings is not None:
-            timings["rewrite_tokens"] = timings.get("rewrite_tokens", 0) + gen.prompt_tokens + gen.completion_tokens
-        return gen.text.strip().strip('"').strip()
+        """A follow-up as a standalone question, checked against the conversation (``rag/followup.py``)."""
+        return standalone_question(self.generator, question, history, check=self.settings.check_rewrite,
+                                   seed=self.settings.seed, timings=timings)
 
     def prepare(self, question: str, history: Sequence[tuple[str, str]] = (), *,
                 documents: Sequence[str] = ()) -> Prepared:
@@ -245,26 +222,11 @@ class RagPipeline:
                         ranked=tuple(found), documents=allowed)
 
     def messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
-        """The answer prompt, fitted to the model's context window when the backend can count tokens: passages
-        are clipped (for the model only) until prompt + answer fit, because token-dense text such as a pasted
-        blob can take one token per character or two."""
-        limit = self.settings.max_passage_chars
-        style = style or self.settings.answer_prompt
-        messages = answer_messages(question, passages, style, limit)
-        count = getattr(self.generator, "count_tokens", None)
-        if count is None:
-            return messages
-        budget = self.settings.n_ctx - self.settings.max_new_tokens - 64  # 64: chat template and margin
-        while True:
-            used = sum(count(m.content) for m in messages)
-            if used <= budget:
-                return messages
-            if limit <= 100:
-                raise QuestionError(f"the question does not fit the model's context window ({used} prompt tokens, "
-                                 f"{budget} available with n_ctx {self.settings.n_ctx}); ask something shorter")
-            limit //= 2
-            log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
-            messages = answer_messages(question, passages, style, limit)
+        """The answer prompt, fitted to the model's context window when the backend can count tokens."""
+        s = self.settings
+        return fitted_answer_messages(question, passages, style or s.answer_prompt, s.max_passage_chars,
+                                      getattr(self.generator, "count_tokens", None),
+                                      budget=s.n_ctx - s.max_new_tokens - 64, n_ctx=s.n_ctx)  # 64: chat template
 
     def generation_params(self) -> GenerationParams:
         """The decoding parameters every answer uses (greedy by default: the same question, the same answer)."""
@@ -298,19 +260,9 @@ class RagPipeline:
                       raw_generation=raw, timings=timings, model=model, provenance=self.provenance(prep))
 
     def provenance(self, prep: Prepared | None = None) -> dict[str, object]:
-        """What shapes an answer here: the index snapshot, the embedder's fingerprint, the generator (its model
-        file and sha256), the settings that choose and prompt the passages, and the document filter."""
-        s = self.settings
-        out: dict[str, object] = {
-            "index_snapshot": self.index.snapshot,
-            "embedder": self.embedder.fingerprint,
-            "generator": generator_provenance(self.generator.describe()),
-            "settings": {"top_k": s.top_k, "context_k": s.context_k, "candidates": s.candidates,
-                         "fusion": s.fusion, "answer_prompt": prep.style if prep else s.answer_prompt,
-                         "max_new_tokens": s.max_new_tokens, "temperature": s.temperature, "seed": s.seed},
-            "documents": sorted(prep.documents) if prep and prep.documents is not None else None,
-        }
-        return out
+        """What shapes an answer here (``rag/provenance.py``)."""
+        return answer_provenance(self.settings, self.index.snapshot, self.embedder.fingerprint,
+                                 self.generator.describe(), prep)
 
     def generate(self, prep: Prepared, timings: dict[str, float], *, stream: bool) -> Coroutine[str, None, str]:
         """Stage 2: runs the generator once per passage group; yields reply text as it comes when streaming (nothing

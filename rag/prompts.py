@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
-from rag.errors import SettingsError
+from rag.errors import QuestionError, SettingsError
 from rag.generation.base import ChatMessage
 from rag.types import Hit
+
+log = logging.getLogger(__name__)
 
 NOT_FOUND = "NOT IN DOCUMENTS"
 
@@ -69,7 +72,28 @@ def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief"
     return [ChatMessage("system", ANSWER_SYSTEMS[style]), ChatMessage("user", user)]
 
 
-# Added when a first rewrite brought in a name the conversation never mentioned (rag/pipeline.py, rewrite).
+def fitted_answer_messages(question: str, passages: Sequence[Hit], style: str, max_passage_chars: int,
+                           count_tokens: Callable[[str], int] | None, *, budget: int, n_ctx: int) -> list[ChatMessage]:
+    """The answer prompt within ``budget`` tokens when ``count_tokens`` can count them: passages are clipped (for
+    the model only) until prompt + answer fit, because token-dense text such as a pasted blob can take one token
+    per character or two. QuestionError when even clipped passages leave no room."""
+    limit = max_passage_chars
+    messages = answer_messages(question, passages, style, limit)
+    if count_tokens is None:
+        return messages
+    while True:
+        used = sum(count_tokens(m.content) for m in messages)
+        if used <= budget:
+            return messages
+        if limit <= 100:
+            raise QuestionError(f"the question does not fit the model's context window ({used} prompt tokens, "
+                                f"{budget} available with n_ctx {n_ctx}); ask something shorter")
+        limit //= 2
+        log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
+        messages = answer_messages(question, passages, style, limit)
+
+
+# Added when a first rewrite brought in a name the conversation never mentioned (rag/followup.py).
 REWRITE_STRICT = " Use only names, places, years and numbers that appear in the conversation."
 
 

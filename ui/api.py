@@ -162,6 +162,14 @@ def completion_chunks(events: Iterator[StreamEvent], cid: str, created: int) -> 
 def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
     """The /v1 routes over one shared pipeline (its index and models are the page's too)."""
     api = APIRouter(prefix="/v1")
+    _answer_routes(api, pipeline)
+    _document_routes(api, pipeline, max_upload_bytes)
+    _openai_routes(api, pipeline)
+    return api
+
+
+def _answer_routes(api: APIRouter, pipeline: RagPipeline) -> None:
+    """ask, search, health."""
 
     @api.post("/ask", summary="Answer a question with cited sources (JSON, or server-sent events with stream)",
               response_model=AnswerOut, responses={**event_stream_or(AnswerOut, ASK_EVENTS), **errors(400, 503)})
@@ -178,6 +186,22 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
     def search(body: SearchRequest):
         hits = pipeline.search(body.query, body.top_k, documents=body.documents)
         return {"query": body.query, "passages": [h.to_json(n, detail=True) for n, h in enumerate(hits, start=1)]}
+
+    @api.get("/health", summary="Status, index snapshot, document and chunk counts, and the model",
+             response_model=HealthOut, responses=errors())
+    def health():
+        try:
+            index = pipeline.index
+            index_info: dict[str, object] = {"snapshot": index.snapshot, "documents": len(index.documents),
+                                             "chunks": len(index.chunks)}
+        except IndexMissingError:
+            index_info = {"snapshot": None, "documents": 0, "chunks": 0}
+        return {"status": "ok" if index_info["snapshot"] else "no_index", "index": index_info,
+                "model": pipeline.generator.describe(), "embedder": pipeline.settings.embedder}
+
+
+def _document_routes(api: APIRouter, pipeline: RagPipeline, max_upload_bytes: int) -> None:
+    """list, upload, remove."""
 
     @api.get("/documents", summary="The indexed documents", response_model=DocumentsOut, responses=errors(503))
     def documents():
@@ -213,17 +237,10 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
         report = remove_document(pipeline.indexer, doc_id)
         return {"removed": doc_id, "snapshot": report.snapshot}
 
-    @api.get("/health", summary="Status, index snapshot, document and chunk counts, and the model",
-             response_model=HealthOut, responses=errors())
-    def health():
-        try:
-            index = pipeline.index
-            index_info: dict[str, object] = {"snapshot": index.snapshot, "documents": len(index.documents),
-                                             "chunks": len(index.chunks)}
-        except IndexMissingError:
-            index_info = {"snapshot": None, "documents": 0, "chunks": 0}
-        return {"status": "ok" if index_info["snapshot"] else "no_index", "index": index_info,
-                "model": pipeline.generator.describe(), "embedder": pipeline.settings.embedder}
+
+
+def _openai_routes(api: APIRouter, pipeline: RagPipeline) -> None:
+    """OpenAI's chat/completions and models."""
 
     @api.get("/models", summary="OpenAI-compatible model list", response_model=ModelsOut, responses=errors())
     def models():
@@ -240,5 +257,3 @@ def build_router(pipeline: RagPipeline, *, max_upload_bytes: int) -> APIRouter:
                                      media_type="text/event-stream")
         answer = pipeline.ask(question, history, top_k=body.top_k, documents=body.documents)
         return completion_json(answer, cid, created)
-
-    return api
