@@ -58,7 +58,12 @@ _NOT_NAMES = STOPWORDS | {
     "can", "could", "would", "should", "will", "i", "ok", "okay", "please", "and", "so", "then", "also",
     # prepositions a question may open with ("During which song ...", "Following the inspection, ...")
     "across", "among", "behind", "besides", "between", "beyond", "despite", "during", "following", "regarding",
-    "since", "throughout", "until", "upon", "within", "without",
+    "since", "throughout", "until", "upon", "within", "without", "apart", "aside", "except", "excluding",
+    "including", "unlike", "compared", "alongside", "beside", "concerning", "considering", "overall",
+    # instructions a question may open with ("Compare ...", "Summarise ...")
+    "compare", "contrast", "summarise", "summarize", "identify", "outline", "state", "find", "show", "provide",
+    "mention", "specify", "discuss", "detail", "define", "recommend", "suggest", "estimate", "calculate", "count",
+    "quote", "cite", "check", "confirm", "briefly", "roughly", "approximately", "exactly", "specifically",
 }
 
 

@@ -128,6 +128,9 @@ class Settings:
     seed: int = 0
     n_ctx: int = 4096
     n_threads: int = 0  # 0 = all cores
+    # llama_cpp: prompt-lookup decoding proposes this many draft tokens copied from the prompt (answers quote the
+    # passages); greedy output is the same. 0 = off. docs/decisions.md, "Prompt-lookup decoding".
+    prompt_lookup_tokens: int = 0
 
     # Citations and abstention (calibration in docs/decisions.md).
     min_retrieval_score: float = 0.25  # best dense cosine below this -> abstain before generating
@@ -249,6 +252,8 @@ def _validate(s: Settings) -> None:
         raise SettingsError("multi_part_documents must be at least 0 and multi_part_passages at least 1")
     if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:
         raise SettingsError("the worker counts must be at least 1, faiss_nprobe and faiss_flat_max at least 0")
+    if s.prompt_lookup_tokens < 0:
+        raise SettingsError("prompt_lookup_tokens must be 0 (off) or more")
     if s.chunk_words < 20:
         raise SettingsError("chunk_words must be at least 20")
     if not 0 < s.ui_port < 65536:

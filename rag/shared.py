@@ -59,4 +59,4 @@ def embedder_key(s: Settings) -> tuple[object, ...]:
 
 def generator_key(s: Settings) -> tuple[object, ...]:
     return (s.generator, s.gguf_path, s.openai_base_url, s.openai_model, s.hf_model_dir, s.n_ctx, s.seed,
-            s.n_threads, s.model_cache_dir)
+            s.n_threads, s.model_cache_dir, s.prompt_lookup_tokens)

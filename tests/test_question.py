@@ -70,6 +70,11 @@ def test_names_the_question_gives():
     assert question_names("who founded it") == ()
     # a preposition opening the question is no name (Quoref: "During which song would Cooper ...")
     assert question_names("During which concert did Halden play the encore?") == ("halden",)
+    # nor is an instruction or an adverbial opening it
+    assert question_names("Compare the Halden Orchestra and the Tromso Choir.") == ("halden", "orchestra", "tromso",
+                                                                                    "choir")
+    assert question_names("Apart from Halden, which orchestras toured?") == ("halden",)
+    assert question_names("Summarise what Tromso decided.") == ("tromso",)
     assert profile("What was it rated in 1990 and 2015?").years == ("1990", "2015")
 
 

@@ -50,6 +50,8 @@ def test_replace_validates_like_a_loaded_settings_object():
         s.replace(generator="gpt5")
     with pytest.raises(SettingsError, match="top_k and context_k must be at least 1"):
         s.replace(top_k=0)
+    with pytest.raises(SettingsError, match="prompt_lookup_tokens must be 0"):
+        s.replace(prompt_lookup_tokens=-1)
     with pytest.raises(SettingsError, match="unknown setting"):
         s.replace(topk=3)
     assert all(getattr(s, name) in allowed for name, allowed in CHOICES.items())

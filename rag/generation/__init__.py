@@ -13,7 +13,8 @@ def build_generator(settings: Settings, *, progress: bool = True) -> Generator:
         from rag.generation.model_assets import ensure_default_gguf
 
         path = settings.gguf_path or ensure_default_gguf(settings.model_cache_dir, progress=progress)
-        return LlamaCppGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed)
+        return LlamaCppGenerator(path, n_ctx=settings.n_ctx, n_threads=settings.n_threads, seed=settings.seed,
+                                 prompt_lookup_tokens=settings.prompt_lookup_tokens)
     if settings.generator == "openai":
         from rag.generation.openai_backend import OpenAICompatibleGenerator
 

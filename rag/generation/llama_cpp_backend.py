@@ -15,20 +15,23 @@ log = logging.getLogger(__name__)
 
 
 class LlamaCppGenerator:
-    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, seed: int = 0):
+    def __init__(self, model_path: Path, *, n_ctx: int = 4096, n_threads: int = 0, seed: int = 0,
+                 prompt_lookup_tokens: int = 0):
         self.model_path = Path(model_path)
         if not self.model_path.is_file():
             raise GeneratorError(f"GGUF model not found: {self.model_path}")
         self.n_ctx = n_ctx
         self.n_threads = n_threads or os.cpu_count() or 1
         self.seed = seed
+        self.prompt_lookup_tokens = prompt_lookup_tokens
         self._llm = None
         # llama.cpp contexts are not thread-safe; one request at a time per loaded model.
         self._lock = threading.RLock()
 
     def describe(self) -> dict[str, object]:
         return {"backend": "llama_cpp", "model": self.model_path.name, "path": str(self.model_path),
-                "n_ctx": self.n_ctx, "n_threads": self.n_threads}
+                "n_ctx": self.n_ctx, "n_threads": self.n_threads,
+                **({"prompt_lookup_tokens": self.prompt_lookup_tokens} if self.prompt_lookup_tokens else {})}
 
     @property
     def llm(self):
@@ -39,8 +42,15 @@ class LlamaCppGenerator:
                 except ImportError as exc:
                     raise GeneratorError("the llama_cpp backend needs llama-cpp-python") from exc
                 started = time.perf_counter()
+                draft = None
+                if self.prompt_lookup_tokens:
+                    from llama_cpp.llama_speculative import LlamaPromptLookupDecoding
+
+                    draft = LlamaPromptLookupDecoding(num_pred_tokens=self.prompt_lookup_tokens)
                 self._llm = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx, n_threads=self.n_threads,
-                                  seed=self.seed, verbose=False)
+                                  seed=self.seed, verbose=False, draft_model=draft,
+                                  # verifying draft tokens needs the logits of every position
+                                  logits_all=draft is not None)
                 log.info("loaded %s in %.1fs", self.model_path.name, time.perf_counter() - started)
             return self._llm
 
