@@ -104,7 +104,7 @@ def document_prior(index, ids: list[int], tune: list, dense: list[list[int]], co
     model = bm25s.BM25()
     model.index([bm25_tokens(" ".join(texts[d])) or ["<empty>"] for d in doc_ids], show_progress=False)
     vocab = set(model.vocab_dict)
-    chunk_lexical = {"": [[c for c, _ in index.bm25.search(case.question, 40)] for case in tune],
+    chunk_lexical = {"": [[c for c, _ in index.lexical.search(case.question, 40)] for case in tune],
                      " (chunk BM25 k1 0.9 b 0.4)": lexical_rankings(ids, corpus, queries, 0.9, 0.4, "lucene", 40)}
     doc_ranks = []
     for case in tune:

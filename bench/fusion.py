@@ -52,7 +52,7 @@ def main() -> None:
         started = time.perf_counter()
         for q, vec in zip(queries, vectors, strict=True):
             dense = [c for c, _ in index.store.search(vec, depth)]
-            lexical = [c for c, _ in index.bm25.search(q.text, depth)]
+            lexical = [c for c, _ in index.lexical.search(q.text, depth)]
             ranked = dense if name == "dense" else lexical if name == "bm25" else [
                 c for c, _ in reciprocal_rank_fusion([dense, lexical], k=k[0], weights=[1.0, k[1]])]
             docs = list(dict.fromkeys(index.chunks[c].doc_id for c in ranked))

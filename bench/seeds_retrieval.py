@@ -50,7 +50,7 @@ def main() -> None:
                 r1 = r3 = r5 = mrr = 0.0
                 for r in answerable:
                     dense = [c for c, _ in index.store.search(by_id[r["id"]], 30)]
-                    lexical = [c for c, _ in index.bm25.search(r["question"], 30)]
+                    lexical = [c for c, _ in index.lexical.search(r["question"], 30)]
                     ranked = dense if name == "dense" else lexical if name == "bm25" else [
                         c for c, _ in reciprocal_rank_fusion([dense, lexical], k=cfg[0], weights=[1.0, cfg[1]])]
                     # Chunk-level ranks (a document may repeat): what the generator's context window sees.

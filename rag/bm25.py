@@ -1,44 +1,226 @@
-"""Lexical retrieval: BM25 (bm25s) over chunk texts, rebuilt in memory from the catalog at load time."""
+"""Lexical retrieval: BM25 over chunk texts, persisted in a snapshot as immutable, memory-mapped segments.
+
+Scores are bm25s' "lucene" BM25 (k1 1.5, b 0.75, the parameters retrieval was tuned with), computed over the
+live chunks of every segment, so they equal a fresh bm25s index over the same chunks. An update writes one new
+segment for the added chunks and records removed chunk ids as deleted; the segments of the snapshot before are
+shared with it as hard links. Small segments are merged, and a segment mostly deleted is compacted, so a
+query touches a bounded number of segments (docs/decisions.md, "Lexical index on disk").
+"""
 
 from __future__ import annotations
 
 import logging
+import math
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
+from rag.bm25_segment import Segment, SegmentError, term_hash
 from rag.text import content_tokens, stem
+
+log = logging.getLogger(__name__)
+
+K1, B = 1.5, 0.75
+KIND = "bm25"
+DELETED_FILE = "bm25-deleted.npy"
+MAX_SEGMENTS = 8  # past this many, every segment but the largest is merged into one
+COMPACT_SHARE = 0.3  # a segment with this share of its rows deleted is rewritten without them
+BUILD_PIECE = 100_000  # chunks tokenised into one piece before pieces are merged: bounds the build's memory
 
 
 def bm25_tokens(text: str) -> list[str]:
     return [stem(t) for t in content_tokens(text)]
 
 
+def segment_name(number: int) -> str:
+    return f"bm25-{number:06d}.seg"
+
+
 class BM25Index:
-    def __init__(self, chunk_ids: list[int], texts: list[str]):
-        import bm25s
+    """BM25 over segments. Loaded segments are memory-mapped; segments added since loading stay in memory until
+    ``save`` writes them into a snapshot folder."""
 
-        # bm25s sets its own logger to DEBUG on import; keep its per-call chatter out of our output.
-        logging.getLogger("bm25s").setLevel(logging.WARNING)
+    kind = KIND
 
-        self._ids = np.asarray(chunk_ids, dtype=np.int64)
-        self._model = None
-        if texts:
-            corpus = [bm25_tokens(t) or ["<empty>"] for t in texts]
-            self._model = bm25s.BM25()
-            self._model.index(corpus, show_progress=False)
-            self._vocab = set(self._model.vocab_dict)
+    def __init__(self, segments: Sequence[tuple[str, Segment]] = (), deleted: np.ndarray | None = None,
+                 next_segment: int = 1, source: Path | None = None):
+        self._segments = list(segments)  # (file name, segment), oldest first
+        self._deleted = np.unique(np.asarray(deleted if deleted is not None else [], dtype=np.int64))
+        self._next = next_segment
+        self._new: set[str] = set()  # names of segments not yet written
+        self._source = source  # the folder the loaded segments are in
+        self._stats: tuple[list[np.ndarray | None], int, float] | None = None
+
+    @classmethod
+    def from_texts(cls, ids: Sequence[int], texts: Sequence[str]) -> BM25Index:
+        index = cls()
+        index.add(np.asarray(ids, dtype=np.int64), texts)
+        return index
+
+    @classmethod
+    def load(cls, directory: Path, info: dict) -> BM25Index:
+        """The lexical index a manifest entry describes, its segments mapped from ``directory``."""
+        try:
+            names = [str(n) for n in info["segments"]]
+            next_segment = int(info["next_segment"])
+            deleted = np.load(directory / DELETED_FILE) if info.get("deleted") else None
+            segments = [(name, Segment.read(directory / name)) for name in names]
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise SegmentError(f"lexical index in {directory} is damaged ({exc})") from None
+        return cls(segments, deleted, next_segment, source=directory)
+
+    # -- reading ------------------------------------------------------------------------------------
+
+    def _live(self) -> tuple[list[np.ndarray | None], int, float]:
+        """Per segment the live-row mask (None when nothing in it is deleted), the live chunk count and the
+        live chunks' average length."""
+        if self._stats is None:
+            masks, count, tokens = [], 0, 0
+            for _, seg in self._segments:
+                mask = None
+                if len(self._deleted) and len(seg):
+                    dead = np.isin(seg.ids, self._deleted, assume_unique=True)
+                    mask = ~dead if dead.any() else None
+                masks.append(mask)
+                count += len(seg) if mask is None else int(mask.sum())
+                tokens += int(seg.lengths.sum(dtype=np.int64) if mask is None
+                              else seg.lengths[mask].sum(dtype=np.int64))
+            self._stats = (masks, count, tokens / count if count else 0.0)
+        return self._stats
+
+    def __len__(self) -> int:
+        return self._live()[1]
 
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
-        """The k best chunk ids for the query; with ``allowed`` (chunk ids), only those are ranked."""
-        if self._model is None:
+        """The k best chunk ids for the query, best first (ties by chunk id); with ``allowed`` (chunk ids), only
+        those are ranked."""
+        masks, count, avg_len = self._live()
+        hashes = [term_hash(t) for t in bm25_tokens(query)]
+        if not hashes or count == 0 or k <= 0:
             return []
-        tokens = [t for t in bm25_tokens(query) if t in self._vocab]
-        if not tokens:
+        postings = {h: [seg.postings(h) for _, seg in self._segments] for h in set(hashes)}
+        idf = {}
+        for h, per_segment in postings.items():
+            df = sum(len(rows) if mask is None else int(mask[rows].sum())
+                     for (rows, _), mask in zip(per_segment, masks, strict=True))
+            if df:
+                # float32, as bm25s stores it, so that scores match a fresh bm25s index to the bit
+                idf[h] = np.float32(math.log(1 + (count - df + 0.5) / (df + 0.5)))
+        if not idf:
             return []
-        scores = self._model.get_scores(tokens)
-        if allowed is not None:
-            scores = np.where(np.isin(self._ids, allowed), scores, 0.0)
-        k = min(k, len(scores))
-        top = np.argpartition(-scores, k - 1)[:k]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [(int(self._ids[i]), float(scores[i])) for i in top if scores[i] > 0]
+        found: list[tuple[np.ndarray, np.ndarray]] = []
+        for s, (_, seg) in enumerate(self._segments):
+            scores = np.zeros(len(seg), dtype=np.float32)
+            for h in hashes:  # repeated query terms count again, as in bm25s
+                if h not in idf:
+                    continue
+                rows, tf = postings[h][s]
+                if len(rows):
+                    norm = K1 * ((1 - B) + B * seg.lengths[rows] / avg_len)
+                    scores[rows] += (idf[h] * (tf / (norm + tf))).astype(np.float32)
+            if masks[s] is not None:
+                scores[~masks[s]] = 0
+            if allowed is not None:
+                scores[~np.isin(seg.ids, allowed)] = 0
+            found.append(_top(seg.ids, scores, k))
+        ids = np.concatenate([f[0] for f in found])
+        scores = np.concatenate([f[1] for f in found])
+        order = np.lexsort((ids, -scores))[:k]
+        return [(int(ids[i]), float(scores[i])) for i in order]
+
+    # -- writing ------------------------------------------------------------------------------------
+
+    def add(self, ids: np.ndarray, texts: Sequence[str]) -> None:
+        ids = np.asarray(ids, dtype=np.int64).reshape(-1)
+        if len(ids) != len(texts):
+            raise ValueError(f"{len(ids)} ids but {len(texts)} texts")
+        if len(ids) == 0:
+            return
+        pieces = [Segment.build(ids[i:i + BUILD_PIECE], [bm25_tokens(t) for t in texts[i:i + BUILD_PIECE]])
+                  for i in range(0, len(ids), BUILD_PIECE)]
+        segment = pieces[0] if len(pieces) == 1 else Segment.merge(pieces, [np.ones(len(p), bool) for p in pieces])
+        name = segment_name(self._next)
+        self._next += 1
+        self._segments.append((name, segment))
+        self._new.add(name)
+        self._stats = None
+
+    def remove(self, ids: np.ndarray) -> int:
+        """Mark chunks deleted; returns how many were present and live."""
+        ids = np.setdiff1d(np.asarray(ids, dtype=np.int64), self._deleted)
+        present = np.zeros(len(ids), dtype=bool)
+        for _, seg in self._segments:
+            present |= seg.contains(ids)
+        if present.any():
+            self._deleted = np.union1d(self._deleted, ids[present])
+            self._stats = None
+        return int(present.sum())
+
+    def save(self, directory: Path) -> dict[str, object]:
+        """Write into a snapshot folder: new segments as files, segments loaded from an earlier snapshot as hard
+        links to its files (a copy where links are not possible), and the deleted ids. Returns the manifest
+        entry."""
+        self._compact()
+        directory = Path(directory)
+        for name, seg in self._segments:
+            if name in self._new:
+                seg.write(directory / name)
+            else:
+                _share(self._source / name, directory / name)
+        self._new.clear()
+        self._source = directory
+        if len(self._deleted):
+            np.save(directory / DELETED_FILE, self._deleted)
+        return {"kind": KIND, "k1": K1, "b": B, "segments": [name for name, _ in self._segments],
+                "deleted": len(self._deleted), "next_segment": self._next, "chunks": len(self)}
+
+    def _compact(self) -> None:
+        """Bound the work of a query: rewrite mostly-deleted segments and merge small ones (their costs follow
+        the size of what is rewritten, so a large segment is only rewritten when most of it is gone)."""
+        masks = self._live()[0]
+        keep: list[tuple[str, Segment, np.ndarray | None]] = []
+        for (name, seg), mask in zip(self._segments, masks, strict=True):
+            if mask is not None and (~mask).sum() >= COMPACT_SHARE * len(seg):
+                keep.append(self._merged([(seg, mask)]))
+            else:
+                keep.append((name, seg, mask))
+        keep = [(n, s, m) for n, s, m in keep if len(s) and (m is None or m.any())]
+        if len(keep) > MAX_SEGMENTS:
+            largest = max(range(len(keep)), key=lambda i: len(keep[i][1]))
+            rest = [(s, m if m is not None else np.ones(len(s), dtype=bool))
+                    for i, (_, s, m) in enumerate(keep) if i != largest]
+            keep = [keep[largest], self._merged(rest)]
+        self._segments = [(n, s) for n, s, _ in keep]
+        held = [seg.ids for _, seg in self._segments]
+        if len(self._deleted):
+            self._deleted = self._deleted[np.isin(self._deleted, np.concatenate(held))] if held else self._deleted[:0]
+        self._stats = None
+
+    def _merged(self, parts: list[tuple[Segment, np.ndarray]]) -> tuple[str, Segment, None]:
+        name = segment_name(self._next)
+        self._next += 1
+        self._new.add(name)
+        merged = Segment.merge([s for s, _ in parts], [m if m is not None else np.ones(len(s), dtype=bool)
+                                                       for s, m in parts])
+        log.info("lexical index: merged %d segment(s) into %s (%d chunks)", len(parts), name, len(merged))
+        return name, merged, None
+
+
+def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positive-scored ids among the k best, and every id tied with the k-th (so that ties are then broken
+    by chunk id, not by where a partition happened to cut), unordered."""
+    keep = scores > 0
+    if int(keep.sum()) > k:
+        kth = -np.partition(-scores, k - 1)[k - 1]
+        keep &= scores >= kth
+    return np.asarray(ids[keep]), scores[keep]
+
+
+def _share(source: Path, target: Path) -> None:
+    try:
+        os.link(source, target)
+    except OSError:
+        shutil.copyfile(source, target)

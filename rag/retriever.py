@@ -52,7 +52,7 @@ class HybridRetriever:
         allowed = None if documents is None else self.index.chunk_ids_of(documents)
         depth = max(self.candidates, k)
         dense = self.index.store.search(self.embedder.encode([query])[0], depth, allowed)
-        lexical = self.index.bm25.search(query, depth, allowed)
+        lexical = self.index.lexical.search(query, depth, allowed)
         dense_score = dict(dense)
         bm25_score = dict(lexical)
         if self.fusion == "dense":
@@ -63,8 +63,9 @@ class HybridRetriever:
             fused = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], k=self.rrf_k,
                                            weights=[1.0, self.bm25_weight])
         hits = []
+        chunks = self.index.chunks.many([cid for cid, _ in fused[:k]])
         for cid, score in fused[:k]:
-            chunk = self.index.chunks[cid]
+            chunk = chunks[cid]
             hits.append(Hit(
                 chunk=chunk,
                 title=self.index.title(chunk.doc_id),

@@ -5,9 +5,12 @@ Layout of an index folder::
     CURRENT              name of the live snapshot, swapped atomically
     .lock                writers hold an exclusive flock on it
     gen-000007/          one snapshot (the folder prefix predates the word and stays for existing indexes)
-        manifest.json    embedder, chunker and store settings, counts, size and sha256 of every file
+        manifest.json    embedder, chunker, store and lexical settings, counts, size and sha256 of every file
         catalog.sqlite   documents (with their normalised text) and chunks (with offsets)
         vectors.faiss    the vector store's own file
+        bm25-000003.seg  lexical index segments, shared with earlier snapshots as hard links
+        bm25-deleted.npy chunk ids deleted from those segments
+        verified.json    which files were checked against the manifest, by their stat (a cache, not data)
 
 A writer builds a complete new snapshot beside the live one and then replaces CURRENT, so a reader (or a
 crash at any point) always sees one whole, consistent snapshot.
@@ -30,6 +33,7 @@ FORMAT_VERSION = 1
 CURRENT_FILE = "CURRENT"
 MANIFEST_FILE = "manifest.json"
 CATALOG_FILE = "catalog.sqlite"
+VERIFIED_FILE = "verified.json"
 LOCK_FILE = ".lock"
 SNAPSHOT_PREFIX = "gen-"
 # Every corrupt-index message ends with the fix.
@@ -109,16 +113,19 @@ def read_manifest(snapshot: Path) -> dict:
     return manifest
 
 
-def write_manifest(snapshot: Path, fields: dict[str, object]) -> None:
-    """Write the manifest last, after every data file is on disk, with their sizes and checksums."""
+def write_manifest(snapshot: Path, fields: dict[str, object], previous: Path | None = None) -> None:
+    """Write the manifest last, after every data file is on disk, with their sizes and checksums. A file hard-
+    linked from the ``previous`` snapshot, and verified there, keeps the checksum recorded there."""
+    files, verified = describe_files(snapshot, previous)
     manifest = {"format_version": FORMAT_VERSION,
                 "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-                **fields, "files": describe_files(snapshot)}
+                **fields, "files": files}
     tmp = snapshot / (MANIFEST_FILE + ".tmp")
     tmp.write_text(json.dumps(manifest, indent=2), encoding="utf-8")
     fsync_file(tmp)
     os.replace(tmp, snapshot / MANIFEST_FILE)
     fsync_dir(snapshot)
+    _write_verified(snapshot, verified)
 
 
 def file_digest(path: Path) -> str:
@@ -129,26 +136,76 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
-def describe_files(snapshot: Path) -> dict[str, dict[str, object]]:
-    """Size and sha256 of every data file of a snapshot, recorded in its manifest."""
-    return {f.name: {"bytes": f.stat().st_size, "sha256": file_digest(f)}
-            for f in sorted(snapshot.iterdir()) if f.is_file() and f.name != MANIFEST_FILE}
+def _stat_key(st: os.stat_result, digest: str) -> list[object]:
+    # ctime cannot be set back by a program, so any write to the file, even one that restores its size and
+    # mtime, changes the key.
+    return [st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, digest]
+
+
+def _data_files(snapshot: Path) -> list[Path]:
+    return [f for f in sorted(snapshot.iterdir())
+            if f.is_file() and f.name not in (MANIFEST_FILE, VERIFIED_FILE) and not f.name.endswith(".tmp")]
+
+
+def describe_files(snapshot: Path, previous: Path | None = None) -> tuple[dict[str, dict[str, object]],
+                                                                      dict[str, list[object]]]:
+    """Size and sha256 of every data file of a snapshot, for its manifest, and their verified-stat entries."""
+    known = _read_verified(previous) if previous is not None else {}
+    files, verified = {}, {}
+    for f in _data_files(snapshot):
+        st = f.stat()
+        old = known.get(f.name)
+        if old is not None and old[3] == st.st_ino and old[:2] == [st.st_size, st.st_mtime_ns]:
+            # The same inode as the previous snapshot's verified file: linking changed only its ctime.
+            digest = str(old[4])
+        else:
+            digest = file_digest(f)
+        files[f.name] = {"bytes": st.st_size, "sha256": digest}
+        verified[f.name] = _stat_key(st, digest)
+    return files, verified
+
+
+def _read_verified(snapshot: Path) -> dict[str, list[object]]:
+    try:
+        data = json.loads((snapshot / VERIFIED_FILE).read_text(encoding="utf-8"))
+        return data if isinstance(data, dict) else {}
+    except (OSError, ValueError):
+        return {}
+
+
+def _write_verified(snapshot: Path, verified: dict[str, list[object]]) -> None:
+    """Best effort: a reader without write access to the index still works, it only checksums again."""
+    tmp = snapshot / f"{VERIFIED_FILE}.{os.getpid()}.tmp"
+    try:
+        tmp.write_text(json.dumps(verified), encoding="utf-8")
+        os.replace(tmp, snapshot / VERIFIED_FILE)
+    except OSError:
+        tmp.unlink(missing_ok=True)
 
 
 def verify_files(manifest: dict, snapshot: Path) -> None:
     """Check the data files against the sizes and checksums in the manifest before any parser sees them, so
     a truncated or damaged file is a clear error rather than a crash or garbage deep inside FAISS or SQLite.
-    Manifests written before checksums were recorded have no "files" entry and are not checked."""
+    A file whose stat (size, mtime, ctime, inode) is what it was when last checked is not read again: that
+    keeps opening a large index fast, and any write to a file changes its ctime. Manifests written before
+    checksums were recorded have no "files" entry and are not checked."""
+    cached = _read_verified(snapshot)
+    verified = {}
     for name, expected in (manifest.get("files") or {}).items():
         path = snapshot / name
-        if not path.is_file():
-            raise IndexCorruptError(f"index file missing: {path}; {REBUILD_HINT}")
-        size = path.stat().st_size
-        if size != expected.get("bytes"):
-            raise IndexCorruptError(f"index file {path} is truncated or damaged ({size} bytes, the manifest "
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            raise IndexCorruptError(f"index file missing: {path}; {REBUILD_HINT}") from None
+        if st.st_size != expected.get("bytes"):
+            raise IndexCorruptError(f"index file {path} is truncated or damaged ({st.st_size} bytes, the manifest "
                                     f"says {expected.get('bytes')}); {REBUILD_HINT}")
-        if file_digest(path) != expected.get("sha256"):
+        key = _stat_key(st, str(expected.get("sha256")))
+        if cached.get(name) != key and file_digest(path) != expected.get("sha256"):
             raise IndexCorruptError(f"index file {path} is damaged (checksum mismatch); {REBUILD_HINT}")
+        verified[name] = key
+    if verified != cached:
+        _write_verified(snapshot, verified)
 
 
 @contextlib.contextmanager

@@ -1,21 +1,22 @@
-"""A loaded, read-only snapshot of the index: vectors, BM25, chunks and documents in memory."""
+"""A loaded, read-only snapshot of the index. Opening it maps the vector and lexical files and reads no chunk or
+document rows: those come from the catalog when asked for, so opening takes about as long at a million chunks as
+at a thousand (docs/decisions.md, "Lexical index on disk")."""
 
 from __future__ import annotations
 
 import fnmatch
 import logging
 import sqlite3
-import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from embeddings.encoder import Embedder
 from rag.bm25 import BM25Index
+from rag.bm25_segment import SegmentError
 from rag.errors import DocumentFilterError
 from rag.index import catalog
-from rag.index.catalog import DocumentInfo
 from rag.index.layout import (
     CATALOG_FILE,
     MANIFEST_FILE,
@@ -28,42 +29,59 @@ from rag.index.layout import (
     read_manifest,
     verify_files,
 )
-from rag.stores.base import StoreError, VectorStore
+from rag.index.tables import ChunkTable, DocumentTable, open_tables
+from rag.stores.base import LexicalSearch, StoreError, VectorStore
 from rag.stores.factory import StoreConfig, load_store
 from rag.types import Chunk
 
 log = logging.getLogger(__name__)
 
 
-def open_store(manifest: dict, snapshot: Path, config: StoreConfig | None = None) -> VectorStore:
-    """The vector store a manifest describes, loaded from its snapshot folder."""
+def open_store(manifest: dict, snapshot: Path, config: StoreConfig | None = None, *,
+               readonly: bool = False) -> VectorStore:
+    """The vector store a manifest describes, loaded from its snapshot folder (memory-mapped when ``readonly``)."""
     try:
         store_manifest = manifest["store"]
         dimension = int(manifest["dimension"])
     except (KeyError, TypeError, ValueError) as exc:
         raise IndexCorruptError(f"manifest {snapshot / MANIFEST_FILE} lacks {exc}; {REBUILD_HINT}") from None
     try:
-        return load_store(store_manifest, snapshot, dimension, config or StoreConfig())
+        return load_store(store_manifest, snapshot, dimension, config or StoreConfig(), readonly=readonly)
     except StoreError as exc:
         raise IndexCorruptError(f"{exc} (in {snapshot / MANIFEST_FILE}); {REBUILD_HINT}") from None
 
 
+def open_lexical(manifest: dict, snapshot: Path, chunks: Mapping[int, Chunk]) -> BM25Index:
+    """The snapshot's lexical index, mapped from its segment files. A snapshot written before the lexical index
+    was persisted has none: it is built in memory from the chunks, and the next write persists it."""
+    info = manifest.get("lexical")
+    if info is None:
+        log.warning("index at %s predates the stored lexical index: building it in memory (any `rag index` run "
+                    "stores it, and opening is then instant)", snapshot.parent)
+        ids, texts = [], []
+        for chunk in chunks.values():
+            ids.append(chunk.chunk_id)
+            texts.append(chunk.text)
+        return BM25Index.from_texts(ids, texts)
+    try:
+        return BM25Index.load(snapshot, info)
+    except SegmentError as exc:
+        raise IndexCorruptError(f"{exc}; {REBUILD_HINT}") from None
+
+
 class DocumentIndex:
-    """A loaded, read-only index snapshot. `snapshot` is its folder name (e.g. "gen-000007")."""
+    """A loaded, read-only index snapshot. `snapshot` is its folder name (e.g. "gen-000007"). ``chunks`` and
+    ``documents`` are read-only mappings over the snapshot's catalog; ``lexical`` is its BM25 index."""
 
     def __init__(self, index_dir: Path, snapshot: Path, manifest: dict, store: VectorStore,
-                 chunks: dict[int, Chunk], documents: dict[str, DocumentInfo],
-                 catalog_conn: sqlite3.Connection | None = None):
-        self._catalog = catalog_conn
-        self._catalog_lock = threading.Lock()
+                 chunks: ChunkTable, documents: DocumentTable, lexical: LexicalSearch):
         self.index_dir = index_dir
         self.snapshot = snapshot.name
         self.manifest = manifest
         self.store = store
         self.chunks = chunks
         self.documents = documents
-        ids = list(chunks)
-        self.bm25 = BM25Index(ids, [chunks[i].text for i in ids])
+        self.lexical = lexical
 
     @classmethod
     def open(cls, index_dir: Path, store_config: StoreConfig | None = None) -> DocumentIndex:
@@ -90,22 +108,26 @@ class DocumentIndex:
                       store_config: StoreConfig | None = None) -> DocumentIndex:
         manifest = read_manifest(snapshot)
         verify_files(manifest, snapshot)
-        store = open_store(manifest, snapshot, store_config)
+        store = open_store(manifest, snapshot, store_config, readonly=True)
+        # The catalog stays open for the index's life: once a writer publishes a newer snapshot it deletes this
+        # folder, and the open file (like the mapped vector and segment files) keeps this snapshot readable.
         conn = catalog.connect(snapshot / CATALOG_FILE, readonly=True)
         try:
-            chunks, documents = catalog.read_contents(conn)
+            chunks, documents = open_tables(conn)
+            lexical = open_lexical(manifest, snapshot, chunks)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise IndexCorruptError(f"catalog in {snapshot} is damaged ({exc}); {REBUILD_HINT}") from None
-        if len(store) != len(chunks):
+        except BaseException:
+            conn.close()
+            raise
+        if not len(store) == len(chunks) == len(lexical):
             conn.close()
             raise IndexCorruptError(
-                f"index at {index_dir} is inconsistent: {len(store)} vectors but {len(chunks)} chunks; "
-                f"{REBUILD_HINT}"
+                f"index at {index_dir} is inconsistent: {len(store)} vectors, {len(chunks)} chunks and "
+                f"{len(lexical)} in the lexical index; {REBUILD_HINT}"
             )
-        # The catalog stays open: once a writer publishes a newer snapshot it deletes this folder, and the
-        # open file keeps document_text() working on the snapshot this index was loaded from.
-        return cls(index_dir, snapshot, manifest, store, chunks, documents, catalog_conn=conn)
+        return cls(index_dir, snapshot, manifest, store, chunks, documents, lexical)
 
     def check_embedder(self, embedder: Embedder) -> None:
         built = self.manifest.get("embedder")
@@ -117,14 +139,7 @@ class DocumentIndex:
 
     def document_text(self, doc_id: str) -> str:
         """A document's whole normalised text (citations' character spans point into it)."""
-        if self._catalog is not None:
-            with self._catalog_lock:
-                return catalog.document_text(self._catalog, doc_id)
-        conn = catalog.connect(self.index_dir / self.snapshot / CATALOG_FILE, readonly=True)
-        try:
-            return catalog.document_text(conn, doc_id)
-        finally:
-            conn.close()
+        return self.documents.text(doc_id)
 
     def match_documents(self, patterns: Sequence[str]) -> frozenset[str]:
         """The documents that a filter names: each pattern is a document id or a glob over ids
@@ -143,7 +158,7 @@ class DocumentIndex:
 
     def chunk_ids_of(self, doc_ids: frozenset[str]) -> np.ndarray:
         """The chunk ids of the given documents (what retrieval searches when a question is limited to them)."""
-        return np.fromiter((cid for cid, c in self.chunks.items() if c.doc_id in doc_ids), dtype=np.int64)
+        return self.chunks.ids_of(doc_ids)
 
     def title(self, doc_id: str) -> str:
         info = self.documents.get(doc_id)

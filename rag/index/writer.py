@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from embeddings.encoder import Embedder
+from rag.bm25 import BM25Index
 from rag.chunker import SentenceChunker
 from rag.errors import DocumentNotFoundError
 from rag.index import catalog
@@ -30,7 +31,8 @@ from rag.index.layout import (
     verify_files,
     write_manifest,
 )
-from rag.index.reader import open_store
+from rag.index.reader import open_lexical, open_store
+from rag.index.tables import open_tables
 from rag.loaders import LoadError, LoadLimits, SkippedFile, discover_files
 from rag.parallel import SerialExecutor, embed_texts, load_documents, make_executor
 from rag.progress import progress_bar
@@ -83,6 +85,17 @@ class _Change:
     seen: set[tuple[str, str]] = field(default_factory=set)  # (root, doc_id) found in those folders now
     remove_ids: set[str] = field(default_factory=set)
     file_stats: dict[str, FileStat] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Parts:
+    """The searchable parts of a snapshot being written: the vector store and the lexical index."""
+    store: VectorStore
+    lexical: BM25Index
+
+    def remove(self, ids: np.ndarray) -> None:
+        self.store.remove(ids)
+        self.lexical.remove(ids)
 
 
 class Indexer:
@@ -245,20 +258,22 @@ class Indexer:
         conn = catalog.connect(new / CATALOG_FILE, readonly=False)
         try:
             if old is not None and not rebuild:
-                store: VectorStore = open_store(old_manifest or {}, old, self.store_config)
+                parts = _Parts(open_store(old_manifest or {}, old, self.store_config),
+                               open_lexical(old_manifest or {}, old, open_tables(conn)[0]))
                 next_id = int((old_manifest or {}).get("next_chunk_id", 0))
             else:
-                store = create_store(self.store_config, self.embedder.dimension, self.index_dir)
+                parts = _Parts(create_store(self.store_config, self.embedder.dimension, self.index_dir), BM25Index())
                 next_id = 0
-            to_index = self._remove_replaced(conn, store, change, report, rebuild=rebuild)
+            to_index = self._remove_replaced(conn, parts, change, report, rebuild=rebuild)
             first_id = next_id
-            next_id = self._insert(conn, store, to_index, change.file_stats, next_id)
+            next_id = self._insert(conn, parts, to_index, change.file_stats, next_id)
             report.chunks_embedded = next_id - first_id
             conn.commit()
             documents, chunk_count = catalog.counts(conn)
         finally:
             conn.close()
-        store_info = store.save(new)
+        store_info = parts.store.save(new)
+        lexical_info = parts.lexical.save(new)
         for file in new.iterdir():
             fsync_file(file)
         write_manifest(new, {
@@ -268,12 +283,13 @@ class Indexer:
             "dimension": int(old_manifest["dimension"]) if old_manifest and not rebuild else self.embedder.dimension,
             "chunker": self.chunker.settings(),
             "store": store_info,
+            "lexical": lexical_info,
             "documents": documents,
             "chunks": chunk_count,
             "next_chunk_id": next_id,
-        })
+        }, previous=old)
 
-    def _remove_replaced(self, conn: sqlite3.Connection, store: VectorStore, change: _Change,
+    def _remove_replaced(self, conn: sqlite3.Connection, parts: _Parts, change: _Change,
                          report: IndexReport, *, rebuild: bool) -> list[tuple[Document, str]]:
         """Classify the loaded documents, drop the ones replaced or removed, and return what to (re)index."""
         existing = catalog.indexed_documents(conn)
@@ -306,10 +322,10 @@ class Indexer:
             catalog.clear(conn)
         else:
             for doc_id in sorted(replaced & set(existing)):
-                store.remove(np.asarray(catalog.delete_document(conn, doc_id), dtype=np.int64))
+                parts.remove(np.asarray(catalog.delete_document(conn, doc_id), dtype=np.int64))
         return to_index
 
-    def _insert(self, conn: sqlite3.Connection, store: VectorStore, to_index: list[tuple[Document, str]],
+    def _insert(self, conn: sqlite3.Connection, parts: _Parts, to_index: list[tuple[Document, str]],
                 file_stats: dict[str, FileStat], next_id: int) -> int:
         """Chunk, catalogue and embed the documents; returns the next free chunk id."""
         new_chunks: list[Chunk] = []
@@ -318,7 +334,8 @@ class Indexer:
             next_id += len(chunks)
             new_chunks.extend(chunks)
             catalog.insert_document(conn, doc, root, chunks, file_stats.get(doc.doc_id))
-        self._embed_into(store, new_chunks)
+        parts.lexical.add(np.asarray([c.chunk_id for c in new_chunks], dtype=np.int64), [c.text for c in new_chunks])
+        self._embed_into(parts.store, new_chunks)
         return next_id
 
     def _embed_into(self, store: VectorStore, chunks: list[Chunk], batch: int = 512) -> None:

@@ -39,3 +39,17 @@ class VectorStore(Protocol):
 
     def save(self, directory: Path) -> dict[str, object]:
         """Persist into ``directory``; returns a description for the manifest."""
+
+
+@runtime_checkable
+class LexicalSearch(Protocol):
+    """Keyword (BM25) search over chunk texts keyed by int64 chunk ids. Every implementation passes
+    tests/test_lexical_conformance.py."""
+
+    kind: str
+
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k best-scoring ids for a query, best first, as (id, score), only ids with a positive score; with
+        ``allowed`` (int64 ids), only those are ranked."""
+
+    def __len__(self) -> int: ...

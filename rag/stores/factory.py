@@ -44,11 +44,13 @@ def create_store(config: StoreConfig, dimension: int, index_dir: Path) -> Vector
     return FaissStore(dimension, policy=config.faiss)
 
 
-def load_store(info: dict, gen: Path, dimension: int, config: StoreConfig) -> VectorStore:
-    """Reopen the store a generation's manifest describes (its kind wins over the configured one)."""
+def load_store(info: dict, gen: Path, dimension: int, config: StoreConfig, *,
+               readonly: bool = False) -> VectorStore:
+    """Reopen the store a generation's manifest describes (its kind wins over the configured one). A
+    ``readonly`` store is for searching only: FAISS maps its file instead of reading it."""
     kind = info.get("kind")
     if kind == "faiss":
-        return FaissStore.load(gen, dimension, config.faiss, info)
+        return FaissStore.load(gen, dimension, config.faiss, info, mmap=readonly)
     if kind == "milvus":
         from rag.stores.milvus_store import MilvusStore
 

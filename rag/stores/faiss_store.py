@@ -84,12 +84,14 @@ class FaissStore:
 
     @classmethod
     def load(cls, directory: Path, dimension: int, policy: FaissPolicy | None = None,
-             info: dict | None = None) -> FaissStore:
+             info: dict | None = None, *, mmap: bool = False) -> FaissStore:
+        """With ``mmap`` the file is mapped, not read: opening costs the same at any size and the pages load as
+        searches touch them. Such a store is for searching only."""
         path = Path(directory) / VECTORS_FILE
         if not path.is_file():
             raise StoreError(f"vector file missing: {path}")
         try:
-            index = faiss.read_index(str(path))
+            index = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC if mmap else 0)
         except RuntimeError as exc:
             raise StoreError(f"vector file {path} is truncated or not a FAISS index ({exc})") from None
         if index.d != dimension:

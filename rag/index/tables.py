@@ -1,0 +1,134 @@
+"""Read-only views of a snapshot's catalog that read rows on demand: a loaded index holds no chunk text or
+document row in memory until something asks for it, so opening costs the same at a thousand chunks as at a
+million (docs/decisions.md, "Lexical index on disk")."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager
+
+import numpy as np
+
+from rag.index.catalog import DocumentInfo
+from rag.types import Chunk
+
+_CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, start, "end", text'
+_DOCUMENT_QUERY = ("SELECT d.doc_id, d.title, d.source_path, d.root, d.content_hash, "
+                   "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d")
+
+
+class _Catalog:
+    """One read-only connection shared by a loaded index's threads; the lock serialises its use."""
+
+    def __init__(self, conn: sqlite3.Connection):
+        self.conn = conn
+        self.lock: AbstractContextManager = threading.Lock()
+
+    def rows(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        with self.lock:
+            return self.conn.execute(sql, tuple(params)).fetchall()
+
+    def stream(self, sql: str, batch: int = 10_000) -> Iterator[tuple]:
+        """The rows of ``sql`` (whose one "?" takes the last key seen: keyset pagination on the first column) in
+        batches, without holding the lock while the caller works on them."""
+        last = -(2**63)
+        while True:
+            rows = self.rows(f"{sql} LIMIT {batch}", (last,))
+            yield from rows
+            if len(rows) < batch:
+                return
+            last = rows[-1][0]
+
+
+def _chunk(row: tuple) -> Chunk:
+    return Chunk(chunk_id=row[0], doc_id=row[1], ordinal=row[2], start=row[3], end=row[4], text=row[5])
+
+
+class ChunkTable(Mapping[int, Chunk]):
+    """chunk id -> Chunk, read from the catalog on demand."""
+
+    def __init__(self, catalog: _Catalog, count: int):
+        self._catalog = catalog
+        self._count = count
+
+    def __getitem__(self, chunk_id: int) -> Chunk:
+        rows = self._catalog.rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id = ?", (int(chunk_id),))
+        if not rows:
+            raise KeyError(chunk_id)
+        return _chunk(rows[0])
+
+    def many(self, chunk_ids: Iterable[int]) -> dict[int, Chunk]:
+        """Several chunks in one query (the hits of a search)."""
+        ids = [int(i) for i in chunk_ids]
+        found: dict[int, Chunk] = {}
+        for start in range(0, len(ids), 500):
+            part = ids[start:start + 500]
+            marks = ",".join("?" * len(part))
+            for row in self._catalog.rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id IN ({marks})", part):
+                found[row[0]] = _chunk(row)
+        return found
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[int]:
+        return (row[0] for row in self._catalog.stream("SELECT chunk_id FROM chunks WHERE chunk_id > ? "
+                                                      "ORDER BY chunk_id"))
+
+    def values(self) -> Iterator[Chunk]:  # type: ignore[override]
+        return (_chunk(row) for row in self._catalog.stream(
+            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id > ? ORDER BY chunk_id"))
+
+    def items(self) -> Iterator[tuple[int, Chunk]]:  # type: ignore[override]
+        return ((c.chunk_id, c) for c in self.values())
+
+    def ids_of(self, doc_ids: Iterable[str]) -> np.ndarray:
+        docs = list(doc_ids)
+        out: list[int] = []
+        for start in range(0, len(docs), 500):
+            part = docs[start:start + 500]
+            marks = ",".join("?" * len(part))
+            out += [r[0] for r in self._catalog.rows(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", part)]
+        return np.asarray(sorted(out), dtype=np.int64)
+
+
+class DocumentTable(Mapping[str, DocumentInfo]):
+    """doc id -> DocumentInfo, read from the catalog on demand."""
+
+    def __init__(self, catalog: _Catalog, count: int):
+        self._catalog = catalog
+        self._count = count
+
+    def __getitem__(self, doc_id: str) -> DocumentInfo:
+        rows = self._catalog.rows(_DOCUMENT_QUERY + " WHERE d.doc_id = ?", (doc_id,))
+        if not rows:
+            raise KeyError(doc_id)
+        return DocumentInfo(*rows[0])
+
+    def __contains__(self, doc_id: object) -> bool:
+        return isinstance(doc_id, str) and bool(
+            self._catalog.rows("SELECT 1 FROM documents WHERE doc_id = ?", (doc_id,)))
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __iter__(self) -> Iterator[str]:
+        return (row[0] for row in self._catalog.rows("SELECT doc_id FROM documents ORDER BY doc_id"))
+
+    def values(self) -> list[DocumentInfo]:  # type: ignore[override]
+        return [DocumentInfo(*row) for row in self._catalog.rows(_DOCUMENT_QUERY + " ORDER BY d.doc_id")]
+
+    def text(self, doc_id: str) -> str:
+        rows = self._catalog.rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
+        if not rows:
+            raise KeyError(doc_id)
+        return rows[0][0]
+
+
+def open_tables(conn: sqlite3.Connection) -> tuple[ChunkTable, DocumentTable]:
+    """The chunk and document views of an open catalog connection (raises sqlite3.DatabaseError when damaged)."""
+    catalog = _Catalog(conn)
+    documents, chunks = catalog.rows("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)")[0]
+    return ChunkTable(catalog, chunks), DocumentTable(catalog, documents)
