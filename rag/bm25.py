@@ -74,6 +74,10 @@ class BM25Index:
 
     # -- reading ------------------------------------------------------------------------------------
 
+    @property
+    def segments(self) -> list[Segment]:
+        return [seg for _, seg in self._segments]
+
     def _live(self) -> tuple[list[np.ndarray | None], int, float]:
         """Per segment the live-row mask (None when nothing in it is deleted), the live chunk count and the
         live chunks' average length."""

@@ -62,32 +62,11 @@ def connect(path: Path, *, readonly: bool) -> sqlite3.Connection:
         conn = sqlite3.connect(path)
         conn.executescript(SCHEMA)
     try:
-        conn.execute("SELECT count(*) FROM chunks").fetchone()
+        conn.execute("SELECT chunk_id FROM chunks LIMIT 1").fetchone()  # reads the schema and one page, at any size
     except sqlite3.DatabaseError as exc:
         conn.close()
         raise IndexCorruptError(f"catalog {path} is truncated or not SQLite ({exc}); {REBUILD_HINT}") from None
     return conn
-
-
-def read_contents(conn: sqlite3.Connection) -> tuple[dict[int, Chunk], dict[str, DocumentInfo]]:
-    """Every chunk and document of a catalog (raises sqlite3.DatabaseError on a damaged one)."""
-    chunks = {
-        row[0]: Chunk(chunk_id=row[0], doc_id=row[1], ordinal=row[2], start=row[3], end=row[4], text=row[5])
-        for row in conn.execute('SELECT chunk_id, doc_id, ordinal, start, "end", text FROM chunks')
-    }
-    counts = dict(conn.execute("SELECT doc_id, count(*) FROM chunks GROUP BY doc_id").fetchall())
-    documents = {
-        row[0]: DocumentInfo(row[0], row[1], row[2], row[3], row[4], counts.get(row[0], 0))
-        for row in conn.execute("SELECT doc_id, title, source_path, root, content_hash FROM documents")
-    }
-    return chunks, documents
-
-
-def document_text(conn: sqlite3.Connection, doc_id: str) -> str:
-    row = conn.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
-    if row is None:
-        raise KeyError(doc_id)
-    return row[0]
 
 
 def known_file_stats(snapshot: Path | None) -> dict[str, tuple[str, int, int, int]]:

@@ -113,7 +113,7 @@ class DocumentIndex:
         # folder, and the open file (like the mapped vector and segment files) keeps this snapshot readable.
         conn = catalog.connect(snapshot / CATALOG_FILE, readonly=True)
         try:
-            chunks, documents = open_tables(conn)
+            chunks, documents = open_tables(conn, _recorded_counts(manifest))
             lexical = open_lexical(manifest, snapshot, chunks)
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -163,3 +163,11 @@ class DocumentIndex:
     def title(self, doc_id: str) -> str:
         info = self.documents.get(doc_id)
         return info.title if info else doc_id
+
+
+def _recorded_counts(manifest: dict) -> tuple[int, int] | None:
+    """(documents, chunks) as the writer recorded them with the checksummed files, or None for an old manifest."""
+    try:
+        return int(manifest["documents"]), int(manifest["chunks"])
+    except (KeyError, TypeError, ValueError):
+        return None

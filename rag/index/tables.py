@@ -127,8 +127,11 @@ class DocumentTable(Mapping[str, DocumentInfo]):
         return rows[0][0]
 
 
-def open_tables(conn: sqlite3.Connection) -> tuple[ChunkTable, DocumentTable]:
-    """The chunk and document views of an open catalog connection (raises sqlite3.DatabaseError when damaged)."""
+def open_tables(conn: sqlite3.Connection, counts: tuple[int, int] | None = None) -> tuple[ChunkTable, DocumentTable]:
+    """The chunk and document views of an open catalog connection (raises sqlite3.DatabaseError when damaged).
+    ``counts`` (documents, chunks) as the manifest records them spare two table scans; without them the catalog
+    is counted."""
     catalog = _Catalog(conn)
-    documents, chunks = catalog.rows("SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)")[0]
+    documents, chunks = counts or catalog.rows(
+        "SELECT (SELECT count(*) FROM documents), (SELECT count(*) FROM chunks)")[0]
     return ChunkTable(catalog, chunks), DocumentTable(catalog, documents)

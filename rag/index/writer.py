@@ -321,8 +321,9 @@ class Indexer:
             to_index += catalog.stored_documents(conn, [d for d in existing if d not in replaced])
             catalog.clear(conn)
         else:
-            for doc_id in sorted(replaced & set(existing)):
-                parts.remove(np.asarray(catalog.delete_document(conn, doc_id), dtype=np.int64))
+            # One removal call for all of them: each call scans the whole vector index.
+            gone = [cid for doc_id in sorted(replaced & set(existing)) for cid in catalog.delete_document(conn, doc_id)]
+            parts.remove(np.asarray(gone, dtype=np.int64))
         return to_index
 
     def _insert(self, conn: sqlite3.Connection, parts: _Parts, to_index: list[tuple[Document, str]],

@@ -121,7 +121,14 @@ class FaissStore:
         ids = checked_ids(ids, self.dimension)
         if len(ids) == 0:
             return 0
-        return int(self._index.remove_ids(ids))
+        # One thread: the scan is memory-bound, and OpenMP's start-up costs 10x the work per call (7.9 vs
+        # 0.73 ms for one id over 200 k IVF-SQ8 vectors, bench/scale.py notes).
+        threads = faiss.omp_get_max_threads()
+        faiss.omp_set_num_threads(1)
+        try:
+            return int(self._index.remove_ids(faiss.IDSelectorBatch(ids)))
+        finally:
+            faiss.omp_set_num_threads(threads)
 
     def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         if len(self) == 0 or k <= 0:
