@@ -11,10 +11,9 @@ from contextlib import AbstractContextManager
 
 import numpy as np
 
-from rag.index.catalog import DocumentInfo
+from rag.index.catalog import CHUNK_COLUMNS, CHUNKS_WITH_TEXT, DocumentInfo
 from rag.types import Chunk
 
-_CHUNK_COLUMNS = 'chunk_id, doc_id, ordinal, start, "end", text'
 _DOCUMENT_QUERY = ("SELECT d.doc_id, d.title, d.source_path, d.root, d.content_hash, "
                    "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d")
 
@@ -54,7 +53,7 @@ class ChunkTable(Mapping[int, Chunk]):
         self._count = count
 
     def __getitem__(self, chunk_id: int) -> Chunk:
-        rows = self._catalog.rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id = ?", (int(chunk_id),))
+        rows = self._catalog.rows(f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id = ?", (int(chunk_id),))
         if not rows:
             raise KeyError(chunk_id)
         return _chunk(rows[0])
@@ -66,7 +65,7 @@ class ChunkTable(Mapping[int, Chunk]):
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._catalog.rows(f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id IN ({marks})", part):
+            for row in self._catalog.rows(f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id IN ({marks})", part):
                 found[row[0]] = _chunk(row)
         return found
 
@@ -79,7 +78,7 @@ class ChunkTable(Mapping[int, Chunk]):
 
     def values(self) -> Iterator[Chunk]:  # type: ignore[override]
         return (_chunk(row) for row in self._catalog.stream(
-            f"SELECT {_CHUNK_COLUMNS} FROM chunks WHERE chunk_id > ? ORDER BY chunk_id"))
+            f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id > ? ORDER BY c.chunk_id"))
 
     def items(self) -> Iterator[tuple[int, Chunk]]:  # type: ignore[override]
         return ((c.chunk_id, c) for c in self.values())
