@@ -78,9 +78,9 @@ class BM25Index:
     def segments(self) -> list[Segment]:
         return [seg for _, seg in self._segments]
 
-    def _live(self) -> tuple[list[np.ndarray | None], int, float]:
-        """Per segment the live-row mask (None when nothing in it is deleted), the live chunk count and the
-        live chunks' average length."""
+    def _live(self) -> tuple[list[np.ndarray | None], int, list[np.ndarray]]:
+        """Per segment the live-row mask (None when nothing in it is deleted), the live chunk count, and per
+        segment each row's length normaliser k1 * (1 - b + b * length / average live length)."""
         if self._stats is None:
             masks, count, tokens = [], 0, 0
             for _, seg in self._segments:
@@ -92,7 +92,10 @@ class BM25Index:
                 count += len(seg) if mask is None else int(mask.sum())
                 tokens += int(seg.lengths.sum(dtype=np.int64) if mask is None
                               else seg.lengths[mask].sum(dtype=np.int64))
-            self._stats = (masks, count, tokens / count if count else 0.0)
+            avg_len = tokens / count if count else 1.0
+            # The same expression, element by element, as bm25s evaluates it: the scores stay equal to the bit.
+            norms = [K1 * ((1 - B) + B * seg.lengths / avg_len) for _, seg in self._segments]
+            self._stats = (masks, count, norms)
         return self._stats
 
     def __len__(self) -> int:
@@ -101,7 +104,7 @@ class BM25Index:
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k best chunk ids for the query, best first (ties by chunk id); with ``allowed`` (chunk ids), only
         those are ranked."""
-        masks, count, avg_len = self._live()
+        masks, count, norms = self._live()
         hashes = [term_hash(t) for t in bm25_tokens(query)]
         if not hashes or count == 0 or k <= 0:
             return []
@@ -123,8 +126,7 @@ class BM25Index:
                     continue
                 rows, tf = postings[h][s]
                 if len(rows):
-                    norm = K1 * ((1 - B) + B * seg.lengths[rows] / avg_len)
-                    scores[rows] += (idf[h] * (tf / (norm + tf))).astype(np.float32)
+                    scores[rows] += (idf[h] * (tf / (norms[s][rows] + tf))).astype(np.float32)
             if masks[s] is not None:
                 scores[~masks[s]] = 0
             if allowed is not None:
@@ -216,11 +218,18 @@ class BM25Index:
 def _top(ids: np.ndarray, scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     """The positive-scored ids among the k best, and every id tied with the k-th (so that ties are then broken
     by chunk id, not by where a partition happened to cut), unordered."""
-    keep = scores > 0
-    if int(keep.sum()) > k:
-        kth = -np.partition(-scores, k - 1)[k - 1]
-        keep &= scores >= kth
-    return np.asarray(ids[keep]), scores[keep]
+    # The k-th best score of a strided sample is a floor for the k-th best of all (the sample is a subset), so
+    # the rows at or above it hold the top k. It leaves ~64k candidates instead of every nonzero row, which for
+    # a common term is 400 k of 1 M and took 15 ms to list (1 ms this way; docs/decisions.md).
+    sample = scores[::64]
+    floor = np.partition(sample, len(sample) - k)[len(sample) - k] if len(sample) > k else 0
+    rows = np.flatnonzero(scores >= floor) if floor > 0 else np.flatnonzero(scores)
+    found = scores[rows]
+    if len(rows) > k:
+        kth = np.partition(found, len(found) - k)[len(found) - k]
+        keep = found >= kth
+        rows, found = rows[keep], found[keep]
+    return ids[rows], found
 
 
 def _share(source: Path, target: Path) -> None:

@@ -66,7 +66,7 @@ def test_open_reads_no_rows_and_maps_the_files(indexer):
     index = DocumentIndex.open(indexer.index_dir)
     assert not isinstance(index.chunks, dict) and not isinstance(index.documents, dict)
     segment = index.lexical.segments[0]
-    assert isinstance(segment.rows, np.memmap)
+    assert isinstance(segment.rows.base, np.memmap)
     assert len(index.documents) == 20 and "doc-3-0.txt" in index.documents
     assert index.documents["doc-3-0.txt"].chunk_count >= 1
     assert index.chunk_ids_of(frozenset({"doc-3-0.txt"})).size == index.documents["doc-3-0.txt"].chunk_count
