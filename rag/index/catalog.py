@@ -91,9 +91,18 @@ def known_file_stats(snapshot: Path | None) -> dict[str, tuple[str, int, int, in
     return {r[0]: (r[1], r[2], r[3], r[4]) for r in rows}
 
 
-def indexed_documents(conn: sqlite3.Connection) -> dict[str, tuple[str, str]]:
-    """doc_id -> (content_hash, root)."""
-    return {row[0]: (row[1], row[2]) for row in conn.execute("SELECT doc_id, content_hash, root FROM documents")}
+def indexed_documents(conn: sqlite3.Connection, doc_ids: Iterable[str] | None = None) -> dict[str, tuple[str, str]]:
+    """doc_id -> (content_hash, root), of every document or of those of ``doc_ids`` that are indexed (an upload
+    to a large index then reads a few rows, not all of them)."""
+    sql = "SELECT doc_id, content_hash, root FROM documents"
+    if doc_ids is None:
+        return {row[0]: (row[1], row[2]) for row in conn.execute(sql)}
+    wanted, found = list(doc_ids), {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start:start + 500]
+        for row in conn.execute(f"{sql} WHERE doc_id IN ({','.join('?' * len(part))})", part):
+            found[row[0]] = (row[1], row[2])
+    return found
 
 
 def stored_documents(conn: sqlite3.Connection, doc_ids: Iterable[str]) -> list[tuple[Document, str]]:

@@ -53,7 +53,8 @@ class ChunkTable(Mapping[int, Chunk]):
         self._count = count
 
     def __getitem__(self, chunk_id: int) -> Chunk:
-        rows = self._catalog.rows(f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id = ?", (int(chunk_id),))
+        rows = self._catalog.rows(f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id = ?",
+                                  (int(chunk_id),))
         if not rows:
             raise KeyError(chunk_id)
         return _chunk(rows[0])
@@ -65,7 +66,8 @@ class ChunkTable(Mapping[int, Chunk]):
         for start in range(0, len(ids), 500):
             part = ids[start:start + 500]
             marks = ",".join("?" * len(part))
-            for row in self._catalog.rows(f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id IN ({marks})", part):
+            sql = f"SELECT {CHUNK_COLUMNS} FROM {CHUNKS_WITH_TEXT} WHERE c.chunk_id IN ({marks})"
+            for row in self._catalog.rows(sql, part):
                 found[row[0]] = _chunk(row)
         return found
 

@@ -292,7 +292,9 @@ class Indexer:
     def _remove_replaced(self, conn: sqlite3.Connection, parts: _Parts, change: _Change,
                          report: IndexReport, *, rebuild: bool) -> list[tuple[Document, str]]:
         """Classify the loaded documents, drop the ones replaced or removed, and return what to (re)index."""
-        existing = catalog.indexed_documents(conn)
+        # Whole folders and rebuilds look at every indexed document; uploads and removals only at their own.
+        named = None if change.roots or rebuild else {d.doc_id for d, _ in change.loaded} | change.remove_ids
+        existing = catalog.indexed_documents(conn, named)
         to_index: list[tuple[Document, str]] = []
         for doc, root in change.loaded:
             if doc.doc_id in existing:
