@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Sequence
 
 from rag.citations import numbers, strip_markers, terms
+from rag.text import NUMBER_WORDS
 
 # --- retrieval -----------------------------------------------------------------------------------------
 
@@ -35,9 +36,7 @@ _ARTICLES = re.compile(r"\b(a|an|the)\b")
 _PUNCT = str.maketrans("", "", string.punctuation)
 # Numbers written as words score the same as digits ("eight" == "8"): a terse reply gives digits where the gold
 # answer, quoted from a report, spells the number out. "one" is left alone: it is mostly a pronoun.
-_NUMBER_WORDS = {w: str(n) for n, w in enumerate(
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
-    "seventeen eighteen nineteen twenty".split()) if n != 1}
+_NUMBER_WORDS = {w: str(n) for w, n in NUMBER_WORDS.items() if n <= 20 and n != 1}
 
 
 def normalize_answer(text: str) -> str:

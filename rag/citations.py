@@ -17,16 +17,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from embeddings.encoder import Embedder
-from rag.text import content_tokens, split_sentences, stem, tokenize
+from rag.text import NUMBER_WORDS, content_tokens, split_sentences, stem, tokenize
 from rag.types import AnswerSentence, Citation, Hit
 
 _MARKER = re.compile(r"\s*\[(?:\d+(?:\s*[,;-]\s*\d+)*)\]")
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
-_WORD_NUMBERS = {
-    # "one" is left out: far more often a pronoun ("every one of") than a count.
-    "two": "2", "three": "3", "four": "4", "five": "5", "six": "6", "seven": "7", "eight": "8",
-    "nine": "9", "ten": "10", "eleven": "11", "twelve": "12", "fifteen": "15", "twenty": "20", "fifty": "50",
-}
+# Counts written as words match their digits; "one" (mostly a pronoun) and the multipliers ("two hundred" is not
+# "2 100") stay words.
+_WORD_NUMBERS = {w: str(n) for w, n in NUMBER_WORDS.items() if 2 <= n <= 90}
 
 
 def strip_markers(text: str) -> str:

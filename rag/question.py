@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text import STOPWORDS, stem, tokenize
+from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 
 # Which constraint checks run (settings.answer_checks); each names the failure kind it targets (issue 14):
 # "type": a duration/number/date question answered with something else (a reason for "over what period");
@@ -180,9 +180,9 @@ _DATE_WORDS = re.compile(
     r"autumn|winter|yesterday|today|tomorrow)\b|\b(?:1[89]\d\d|20\d\d)s?\b"
     r"|\b(?:last|next|this|earlier this|later this|previous|following) (?:year|month|week|day|spring|summer|"
     r"autumn|winter)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)
-_NUMBER_WORDS = ("one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen "
-                 "sixteen seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred "
-                 "thousand million billion dozen dozens several few couple half a an").split()
+# Words that state a quantity: the numbers (rag/text.py) but zero, then vaguer counts; "a"/"an" last (a duration
+# may open with them, a number may not).
+_NUMBER_WORDS = [w for w, n in NUMBER_WORDS.items() if n] + "dozen dozens several few couple half a an".split()
 _DURATION = re.compile(
     r"\b(?:\d+(?:[.,]\d+)?|" + "|".join(_NUMBER_WORDS) + r")(?:[\s-]+(?:and a half|or so|more))?[\s-]+"
     r"(?:years?|months?|weeks?|days?|hours?|minutes?|decades?|centuries|century)\b"

@@ -18,6 +18,15 @@ _CHAR_MAP = str.maketrans(
         "\u2026": "...",
     }
 )
+# Numbers written as words and their values: the one table that citations (number agreement), the question
+# profile (numbers and durations) and the eval metrics (spelled-out gold answers) read. "one" is more often a
+# pronoun ("every one of") than a count, so the citation check and the metrics leave it out.
+NUMBER_WORDS: dict[str, int] = {
+    **{w: n for n, w in enumerate("zero one two three four five six seven eight nine ten eleven twelve thirteen "
+                                  "fourteen fifteen sixteen seventeen eighteen nineteen twenty".split())},
+    "thirty": 30, "forty": 40, "fifty": 50, "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90,
+    "hundred": 100, "thousand": 1_000, "million": 1_000_000, "billion": 1_000_000_000,
+}
 _SPACES = re.compile(r"[^\S\n]+")
 _BLANK_LINES = re.compile(r"\n\s*\n+")
 

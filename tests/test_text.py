@@ -32,3 +32,14 @@ def test_sentence_offsets_shift_by_offset():
 def test_tokenize_keeps_numbers_whole():
     assert tokenize("All 272 cases, 1,000 staff and 3.5% more") == ["all", "272", "cases", "1,000", "staff", "and",
                                                                      "3.5", "more"]
+
+
+def test_one_number_word_table_read_three_ways():
+    """Counts written as words: the citation check, the question profile and the metrics read one table
+    (rag/text.py), each leaving out what it must ("one" as a pronoun; multipliers in citations)."""
+    from eval.metrics import normalize_answer
+    from rag.citations import numbers
+
+    assert numbers("thirteen cases, forty staff and 272 files") == {"13", "40", "272"}
+    assert numbers("every one of them") == set() and numbers("two hundred") == {"2"}
+    assert normalize_answer("Eight cases") == "8 cases" and normalize_answer("one of them") == "one of them"
