@@ -161,8 +161,8 @@ class DocumentIndex:
         return self.chunks.ids_of(doc_ids)
 
     def title(self, doc_id: str) -> str:
-        info = self.documents.get(doc_id)
-        return info.title if info else doc_id
+        title = self.documents.title(doc_id)
+        return doc_id if title is None else title
 
 
 def _recorded_counts(manifest: dict) -> tuple[int, int] | None:

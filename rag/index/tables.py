@@ -121,6 +121,10 @@ class DocumentTable(Mapping[str, DocumentInfo]):
     def values(self) -> list[DocumentInfo]:  # type: ignore[override]
         return [DocumentInfo(*row) for row in self._catalog.rows(_DOCUMENT_QUERY + " ORDER BY d.doc_id")]
 
+    def title(self, doc_id: str) -> str | None:
+        rows = self._catalog.rows("SELECT title FROM documents WHERE doc_id = ?", (doc_id,))
+        return rows[0][0] if rows else None
+
     def text(self, doc_id: str) -> str:
         rows = self._catalog.rows("SELECT text FROM documents WHERE doc_id = ?", (doc_id,))
         if not rows:
