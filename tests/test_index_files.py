@@ -65,7 +65,7 @@ def test_open_reads_no_rows_and_maps_the_files(indexer):
     indexer.add_documents(documents(20, 3))
     index = DocumentIndex.open(indexer.index_dir)
     assert not isinstance(index.chunks, dict) and not isinstance(index.documents, dict)
-    segment = index.lexical._segments[0][1]  # noqa: SLF001 - the test looks at how it is held
+    segment = index.lexical.segments[0]
     assert isinstance(segment.rows, np.memmap)
     assert len(index.documents) == 20 and "doc-3-0.txt" in index.documents
     assert index.documents["doc-3-0.txt"].chunk_count >= 1
