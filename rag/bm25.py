@@ -101,6 +101,11 @@ class BM25Index:
     def __len__(self) -> int:
         return self._live()[1]
 
+    @property
+    def segments(self) -> list[Segment]:
+        """The segments, oldest first (loaded ones memory-mapped)."""
+        return [seg for _, seg in self._segments]
+
     def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The k best chunk ids for the query, best first (ties by chunk id); with ``allowed`` (chunk ids), only
         those are ranked."""

@@ -1,4 +1,6 @@
-"""Hybrid retrieval: dense (FAISS) and lexical (BM25) candidates fused by reciprocal rank fusion."""
+"""Hybrid retrieval: dense and lexical (BM25) candidates fused by reciprocal rank fusion, here. The candidates come
+from the index's parts, whichever they are: FAISS and the index's BM25 segments, or both searches in Milvus (the
+fusion stays here on Milvus too: docs/decisions.md, "Keyword search in Milvus")."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from rag.bm25 import BM25Index
-from rag.stores.base import LexicalSearch
+from rag.stores.base import LexicalIndex, LexicalSearch
 
 TEXTS = {
     1: "The harbour lantern festival opens in Whitby every winter.",
@@ -44,7 +44,41 @@ class BM25Harness:
         return self.index
 
 
-HARNESSES = {"bm25": BM25Harness}
+class MilvusHarness:
+    """Keyword search inside Milvus (Milvus Lite here, the same code as on a cluster): the texts go into the
+    store with their vectors, a reload is the store's save and load, and the search is the store's own."""
+
+    DIM = 8
+
+    def __init__(self, folder: Path):
+        pytest.importorskip("pymilvus")
+        from rag.stores.milvus_store import MilvusStore
+
+        self.folder = folder
+        self.uri = str(folder / "milvus.db")
+        self.store = MilvusStore(self.DIM, self.uri)
+        self.saves = 0
+
+    def add(self, ids: list[int], texts: list[str]) -> None:
+        vectors = np.random.default_rng(ids[0]).normal(size=(len(ids), self.DIM)).astype(np.float32)
+        vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+        self.store.add(np.asarray(ids, dtype=np.int64), vectors, texts)
+
+    def remove(self, ids: list[int]) -> None:
+        self.store.remove(np.asarray(ids, dtype=np.int64))
+
+    def reload(self) -> LexicalSearch:
+        from rag.stores.milvus_store import MilvusStore
+
+        self.saves += 1
+        folder = self.folder / f"snap{self.saves}"
+        folder.mkdir()
+        self.store.save(folder)
+        self.store = MilvusStore.load(folder, self.DIM, self.uri)
+        return self.store.lexical()
+
+
+HARNESSES = {"bm25": BM25Harness, "milvus": MilvusHarness}
 
 
 @pytest.fixture(params=sorted(HARNESSES))
@@ -55,7 +89,8 @@ def harness(request, tmp_path):
 
 
 def test_is_a_lexical_search(harness):
-    assert isinstance(harness.reload(), LexicalSearch)
+    lexical = harness.reload()
+    assert isinstance(lexical, LexicalSearch) and isinstance(lexical, LexicalIndex)
 
 
 def test_exact_terms_rank_the_chunk_that_holds_them_first(harness):
@@ -96,3 +131,10 @@ def test_allowed_ids_filter_inside_the_search(harness):
     lexical = harness.reload()
     hits = lexical.search("festival council", 5, np.asarray([2, 6], dtype=np.int64))
     assert {i for i, _ in hits} <= {2, 6} and hits
+
+
+def test_an_empty_filter_finds_nothing_and_case_and_plurals_do_not_matter(harness):
+    lexical = harness.reload()
+    assert lexical.search("festival", 5, np.asarray([], dtype=np.int64)) == []
+    assert lexical.search("WHITBY Lanterns", 1)[0][0] == 1
+    assert {i for i, _ in lexical.search("festivals", 10)} == {1, 4}

@@ -126,3 +126,24 @@ def test_allowed_ids_filter_inside_the_search(store_and_reload, vectors):
         assert s.search(vectors[21], 1, allowed)[0][0] == 21
         assert {i for i, _ in s.search(vectors[0], 10, allowed)} == set(allowed.tolist())
         assert s.search(vectors[0], 5, np.array([], dtype=np.int64)) == []
+
+
+def test_texts_follow_their_vectors_through_forks_and_reloads(store_and_reload, vectors):
+    """A store that searches texts itself (``lexical()``) keeps each text with its vector: through a reload, the
+    fork of the first write after it, removals and another reload. Other stores accept and ignore texts."""
+    store, reload = store_and_reload
+    texts = [f"chunk number {i} about " + ("lanterns in Whitby" if i == 7 else "the weather") for i in range(40)]
+    store.add(np.arange(40), vectors[:40], texts)
+    loaded = reload(store)
+    loaded.add(np.arange(40, 45), vectors[40:45], ["a festival of lantern makers"] * 5)
+    assert loaded.remove(np.array([41])) == 1
+    assert loaded.search(vectors[42], 1)[0][0] == 42
+    lexical = loaded.lexical()
+    if lexical is None:
+        assert store.lexical() is None
+        return
+    assert lexical.search("Whitby", 5)[0][0] == 7
+    assert {i for i, _ in lexical.search("festival", 10)} == {40, 42, 43, 44}
+    again = reload(loaded).lexical()
+    assert again.search("lanterns Whitby", 1)[0][0] == 7 and len(again) == 44
+    assert {i for i, _ in again.search("festival", 10, np.array([40, 41, 44]))} == {40, 44}

@@ -30,7 +30,7 @@ from rag.index.layout import (
     verify_files,
 )
 from rag.index.tables import ChunkTable, DocumentTable, open_tables
-from rag.stores.base import LexicalSearch, StoreError, VectorStore
+from rag.stores.base import LexicalIndex, LexicalSearch, StoreError, VectorStore
 from rag.stores.factory import StoreConfig, load_store
 from rag.types import Chunk
 
@@ -51,9 +51,10 @@ def open_store(manifest: dict, snapshot: Path, config: StoreConfig | None = None
         raise IndexCorruptError(f"{exc} (in {snapshot / MANIFEST_FILE}); {REBUILD_HINT}") from None
 
 
-def open_lexical(manifest: dict, snapshot: Path, chunks: Mapping[int, Chunk]) -> BM25Index:
-    """The snapshot's lexical index, mapped from its segment files. A snapshot written before the lexical index
-    was persisted has none: it is built in memory from the chunks, and the next write persists it."""
+def open_lexical(manifest: dict, snapshot: Path, chunks: Mapping[int, Chunk], store: VectorStore) -> LexicalIndex:
+    """The snapshot's lexical index: the store's own keyword search when the manifest says the store holds it
+    (Milvus), else the BM25 segments mapped from the snapshot folder. A snapshot written before the lexical
+    index was persisted has none: it is built in memory from the chunks, and the next write persists it."""
     info = manifest.get("lexical")
     if info is None:
         log.warning("index at %s predates the stored lexical index: building it in memory (any `rag index` run "
@@ -63,6 +64,13 @@ def open_lexical(manifest: dict, snapshot: Path, chunks: Mapping[int, Chunk]) ->
             ids.append(chunk.chunk_id)
             texts.append(chunk.text)
         return BM25Index.from_texts(ids, texts)
+    kind = info.get("kind") if isinstance(info, dict) else None
+    if kind != BM25Index.kind:
+        lexical = store.lexical()
+        if lexical is None or lexical.kind != kind:
+            raise IndexCorruptError(f"the manifest's lexical index {kind!r} is not what the {store.kind} store "
+                                    f"holds (in {snapshot / MANIFEST_FILE}); {REBUILD_HINT}")
+        return lexical
     try:
         return BM25Index.load(snapshot, info)
     except SegmentError as exc:
@@ -71,7 +79,8 @@ def open_lexical(manifest: dict, snapshot: Path, chunks: Mapping[int, Chunk]) ->
 
 class DocumentIndex:
     """A loaded, read-only index snapshot. `snapshot` is its folder name (e.g. "gen-000007"). ``chunks`` and
-    ``documents`` are read-only mappings over the snapshot's catalog; ``lexical`` is its BM25 index."""
+    ``documents`` are read-only mappings over the snapshot's catalog; ``lexical`` is its keyword search (BM25
+    segments in the snapshot folder, or the store's own, in Milvus)."""
 
     def __init__(self, index_dir: Path, snapshot: Path, manifest: dict, store: VectorStore,
                  chunks: ChunkTable, documents: DocumentTable, lexical: LexicalSearch):
@@ -114,7 +123,7 @@ class DocumentIndex:
         conn = catalog.connect(snapshot / CATALOG_FILE, readonly=True)
         try:
             chunks, documents = open_tables(conn, _recorded_counts(manifest))
-            lexical = open_lexical(manifest, snapshot, chunks)
+            lexical = open_lexical(manifest, snapshot, chunks, store)
         except sqlite3.DatabaseError as exc:
             conn.close()
             raise IndexCorruptError(f"catalog in {snapshot} is damaged ({exc}); {REBUILD_HINT}") from None

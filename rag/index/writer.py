@@ -36,7 +36,7 @@ from rag.index.tables import open_tables
 from rag.loaders import LoadError, LoadLimits, SkippedFile, discover_files
 from rag.parallel import SerialExecutor, embed_texts, load_documents, make_executor
 from rag.progress import progress_bar
-from rag.stores.base import VectorStore
+from rag.stores.base import LexicalIndex, VectorStore
 from rag.stores.factory import StoreConfig, create_store, release_snapshot
 from rag.types import Chunk, Document
 
@@ -89,9 +89,10 @@ class _Change:
 
 @dataclass(frozen=True)
 class _Parts:
-    """The searchable parts of a snapshot being written: the vector store and the lexical index."""
+    """The searchable parts of a snapshot being written: the vector store and the lexical index (BM25 segments,
+    or the store's own keyword search, which its ``add`` and ``remove`` keep up to date)."""
     store: VectorStore
-    lexical: BM25Index
+    lexical: LexicalIndex
 
     def remove(self, ids: np.ndarray) -> None:
         self.store.remove(ids)
@@ -258,11 +259,13 @@ class Indexer:
         conn = catalog.connect(new / CATALOG_FILE, readonly=False)
         try:
             if old is not None and not rebuild:
-                parts = _Parts(open_store(old_manifest or {}, old, self.store_config),
-                               open_lexical(old_manifest or {}, old, open_tables(conn)[0]))
+                store = open_store(old_manifest or {}, old, self.store_config)
+                parts = _Parts(store, open_lexical(old_manifest or {}, old, open_tables(conn)[0], store))
                 next_id = int((old_manifest or {}).get("next_chunk_id", 0))
             else:
-                parts = _Parts(create_store(self.store_config, self.embedder.dimension, self.index_dir), BM25Index())
+                store = create_store(self.store_config, self.embedder.dimension, self.index_dir)
+                lexical = store.lexical()  # (an empty one has length 0: test it against None)
+                parts = _Parts(store, BM25Index() if lexical is None else lexical)
                 next_id = 0
             to_index = self._remove_replaced(conn, parts, change, report, rebuild=rebuild)
             first_id = next_id
@@ -352,7 +355,7 @@ class Indexer:
             # every core, so extra local processes would only compete for them (docs/decisions.md).
             for part, vectors in zip(parts, embed_texts(self.embedder, [[c.text for c in p] for p in parts],
                                                         self.ray_address), strict=True):
-                store.add(np.asarray([c.chunk_id for c in part], dtype=np.int64), vectors)
+                store.add(np.asarray([c.chunk_id for c in part], dtype=np.int64), vectors, [c.text for c in part])
                 bar.update(len(part))
 
     def _cleanup(self, keep: str | None) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
@@ -25,8 +26,10 @@ class VectorStore(Protocol):
     kind: str
     dimension: int
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
-        """Add vectors under the given ids (ids must not be present already)."""
+    def add(self, ids: np.ndarray, vectors: np.ndarray, texts: Sequence[str] | None = None) -> None:
+        """Add vectors under the given ids (ids must not be present already). ``texts``, one per id, are the
+        chunks' texts: a store that searches them itself (see ``lexical``) keeps them, or what it searches of
+        them, with the vectors; the others ignore them."""
 
     def remove(self, ids: np.ndarray) -> int:
         """Remove the given ids; returns how many were present."""
@@ -39,6 +42,10 @@ class VectorStore(Protocol):
 
     def save(self, directory: Path) -> dict[str, object]:
         """Persist into ``directory``; returns a description for the manifest."""
+
+    def lexical(self) -> LexicalIndex | None:
+        """The store's own keyword search over the texts given to ``add`` (it follows every later write of the
+        store), or None when the store keeps no texts and the index keeps its own BM25."""
 
 
 @runtime_checkable
@@ -53,3 +60,18 @@ class LexicalSearch(Protocol):
         ``allowed`` (int64 ids), only those are ranked."""
 
     def __len__(self) -> int: ...
+
+
+@runtime_checkable
+class LexicalIndex(LexicalSearch, Protocol):
+    """The lexical part of an index snapshot as its writer sees it: a keyword search that is also updated and
+    saved with the snapshot. ``rag.bm25.BM25Index`` keeps its own files; a store's ``lexical()`` follows the
+    store, so its ``add`` and ``remove`` have nothing to do and its ``save`` only describes it."""
+
+    def add(self, ids: np.ndarray, texts: Sequence[str]) -> None: ...
+
+    def remove(self, ids: np.ndarray) -> int: ...
+
+    def save(self, directory: Path) -> dict[str, object]:
+        """Persist into a snapshot folder; returns the manifest's ``lexical`` entry (its ``kind`` says which
+        implementation reads it back)."""

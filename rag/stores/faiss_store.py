@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -111,7 +112,8 @@ class FaissStore:
     def ivf(self) -> faiss.IndexIVF | None:
         return faiss.try_extract_index_ivf(self._index)
 
-    def add(self, ids: np.ndarray, vectors: np.ndarray) -> None:
+    def add(self, ids: np.ndarray, vectors: np.ndarray, texts: Sequence[str] | None = None) -> None:
+        """Texts are not kept: the index keeps its own BM25 next to a FAISS store."""
         ids = checked_ids(ids, self.dimension, vectors)
         if len(ids) == 0:
             return
@@ -154,6 +156,9 @@ class FaissStore:
         finally:
             faiss.omp_set_num_threads(threads)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i != -1]
+
+    def lexical(self) -> None:
+        return None  # no texts here: the index keeps its BM25 in its own files
 
     def __len__(self) -> int:
         return int(self._index.ntotal)
