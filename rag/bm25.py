@@ -74,10 +74,6 @@ class BM25Index:
 
     # -- reading ------------------------------------------------------------------------------------
 
-    @property
-    def segments(self) -> list[Segment]:
-        return [seg for _, seg in self._segments]
-
     def _live(self) -> tuple[list[np.ndarray | None], int, list[np.ndarray]]:
         """Per segment the live-row mask (None when nothing in it is deleted), the live chunk count, and per
         segment each row's length normaliser k1 * (1 - b + b * length / average live length)."""
