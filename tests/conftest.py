@@ -21,9 +21,11 @@ MODEL_FIXTURES = {"embedder", "qwen_generator", "smollm2_path"}
 
 def pytest_collection_modifyitems(config, items):
     """The fast tier is `pytest -m "not slow"`: fakes only (tests/fakes.py). Every test that loads a real model
-    or starts Ray is marked slow here, from the fixtures it uses, so nobody has to remember the marker."""
+    or starts Ray or Milvus Lite is marked slow here, from the fixtures and markers it uses, so nobody has to
+    remember the marker."""
     for item in items:
-        if MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("ray"):
+        if (MODEL_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("ray")
+                or item.get_closest_marker("milvus")):
             item.add_marker(pytest.mark.slow)
 
 

@@ -81,7 +81,7 @@ class MilvusHarness:
 HARNESSES = {"bm25": BM25Harness, "milvus": MilvusHarness}
 
 
-@pytest.fixture(params=sorted(HARNESSES))
+@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.milvus) if n == "milvus" else n for n in sorted(HARNESSES)])
 def harness(request, tmp_path):
     h = HARNESSES[request.param](tmp_path)
     h.add(list(TEXTS), list(TEXTS.values()))

@@ -17,6 +17,7 @@ from rag.types import Document
 from tests.fakes import HashingEmbedder
 
 pytest.importorskip("pymilvus")
+pytestmark = pytest.mark.milvus
 
 from rag.stores.milvus_store import MilvusLexical, MilvusStore, keywords, milvus_client  # noqa: E402
 

@@ -45,7 +45,7 @@ STORES = {"faiss": faiss_factory, "faiss-ivf-sq8": faiss_ivf_factory,
           "faiss-ivf-flat": lambda tmp_path: faiss_ivf_factory(tmp_path, "flat"), "milvus": milvus_factory}
 
 
-@pytest.fixture(params=sorted(STORES))
+@pytest.fixture(params=[pytest.param(n, marks=pytest.mark.milvus) if n == "milvus" else n for n in sorted(STORES)])
 def store_and_reload(request, tmp_path):
     return STORES[request.param](tmp_path)
 
