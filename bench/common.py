@@ -60,3 +60,25 @@ def write_result(name: str, data: dict) -> Path:
             "load_average_at_end": load_average(), **data}
     path.write_text(json.dumps(data, indent=2))
     return path
+
+
+class TimingEmbedder:
+    """Pass-through embedder that adds up the time spent encoding (the share subtracted from update costs)."""
+
+    def __init__(self, inner):
+        self.inner, self.seconds, self.texts = inner, 0.0, 0
+
+    @property
+    def dimension(self) -> int:
+        return self.inner.dimension
+
+    @property
+    def fingerprint(self) -> str:
+        return self.inner.fingerprint
+
+    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
+        started = time.perf_counter()
+        out = self.inner.encode(texts, progress=progress)
+        self.seconds += time.perf_counter() - started
+        self.texts += len(texts)
+        return out

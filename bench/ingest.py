@@ -18,38 +18,14 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import PYDOCS, QUOREF, load_average, write_result  # noqa: E402
+from common import PYDOCS, QUOREF, TimingEmbedder, load_average, write_result  # noqa: E402
 
 from embeddings.encoder import SentenceTransformerEmbedder  # noqa: E402
 from rag.chunker import SentenceChunker  # noqa: E402
 from rag.index import Indexer  # noqa: E402
 from rag.loaders import SkippedFile, discover_files  # noqa: E402
 from rag.parallel import ProcessExecutor, load_documents  # noqa: E402
-
-
-class TimingEmbedder:
-    """Pass-through embedder that adds up the time spent encoding."""
-
-    def __init__(self, inner):
-        self.inner, self.seconds, self.texts = inner, 0.0, 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    def encode(self, texts, *, progress=False) -> np.ndarray:
-        t = time.perf_counter()
-        out = self.inner.encode(texts)
-        self.seconds += time.perf_counter() - t
-        self.texts += len(texts)
-        return out
 
 
 def phase(name: str, fn):

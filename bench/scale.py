@@ -52,7 +52,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import QUOREF, RESULTS, load_average, percentiles, write_result  # noqa: E402
+from common import QUOREF, RESULTS, TimingEmbedder, load_average, percentiles, write_result  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs" / "benchmarks.md"
@@ -249,28 +249,6 @@ class FittedEmbedder:
         vectors = self.mean + z @ self.chol.T
         vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
         return np.ascontiguousarray(vectors, dtype=np.float32)
-
-
-class TimingEmbedder:
-    """Pass-through embedder that adds up the time spent encoding (the share subtracted from update costs)."""
-
-    def __init__(self, inner):
-        self.inner, self.seconds, self.texts = inner, 0.0, 0
-
-    @property
-    def dimension(self) -> int:
-        return self.inner.dimension
-
-    @property
-    def fingerprint(self) -> str:
-        return self.inner.fingerprint
-
-    def encode(self, texts: list[str], *, progress: bool = False) -> np.ndarray:
-        started = time.perf_counter()
-        out = self.inner.encode(texts, progress=progress)
-        self.seconds += time.perf_counter() - started
-        self.texts += len(texts)
-        return out
 
 
 def tool_chunker():
