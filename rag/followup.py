@@ -3,23 +3,31 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Sequence
 
+from rag.citations import strip_markers
 from rag.generation import GenerationParams, Generator
-from rag.prompts import rewrite_messages
-from rag.question import invented_terms, topic_of
+from rag.prompts import is_decline, rewrite_messages
+from rag.question import invented_terms, question_names, topic_of
 
 log = logging.getLogger(__name__)
 
 
 def standalone_question(generator: Generator, question: str, history: Sequence[tuple[str, str]], *,
-                        check: bool = True, seed: int = 0, timings: dict[str, float] | None = None) -> str:
-    """Turn a follow-up into a standalone question using the conversation so far. With ``check``, a rewrite that
-    brings in a name, year or number the conversation never mentioned (a council swapped for another, "the
-    inspection before that" turned into a year) is asked for once more, told to use only the conversation's
-    names, and failing that the follow-up is asked with the previous question beside it."""
+                        check: bool = True, references: bool = True, seed: int = 0,
+                        timings: dict[str, float] | None = None) -> str:
+    """Turn a follow-up into a standalone question using the conversation so far. With ``references``, a
+    follow-up that refers back with a pronoun gets the previous answer's name put in (``resolve_references``)
+    and no model is asked. With ``check``, a model rewrite that brings in a name, year or number the
+    conversation never mentioned (a council swapped for another, "the inspection before that" turned into a
+    year) is asked for once more, told to use only the conversation's names, and failing that the follow-up is
+    asked with the previous question beside it."""
     if not history:
         return question
+    resolved = resolve_references(question, history) if references else None
+    if resolved is not None:
+        return resolved
     text = _rewrite_once(generator, question, history, strict=False, seed=seed, timings=timings)
     if not check:
         return text or question
@@ -40,3 +48,68 @@ def _rewrite_once(generator: Generator, question: str, history: Sequence[tuple[s
     if timings is not None:
         timings["rewrite_tokens"] = timings.get("rewrite_tokens", 0) + gen.prompt_tokens + gen.completion_tokens
     return gen.text.strip().strip('"').strip()
+
+
+# Third-person references a follow-up makes to what the previous answer named. "it" is left out: it is as often
+# empty ("Is it true that ...") as a reference.
+_POSSESSIVE = {"his", "its", "their", "hers"}
+_REFERENCE = re.compile(r"\b(he|she|they|him|them|his|its|their|hers|her|there)\b", re.IGNORECASE)
+_PLURAL = {"they", "them", "their"}
+# After "her": a word that starts no noun phrase, so "her" is the object ("What did Ofsted tell her about ...").
+_NOT_A_NOUN_START = {"about", "that", "to", "in", "on", "at", "by", "for", "from", "with", "of", "and", "or",
+                     "was", "is", "had", "has", "would", "could", "should", "did", "do", "when", "after", "before"}
+# A name as written: capitalised words, possibly joined by "of", "for", "the" ("Department for Education").
+_NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|the|on|upon)\s+)*[A-Z][\w'’.-]*)*")
+
+
+def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str | None:
+    """The follow-up with its pronouns (he, she, his, its, their, there, ...) replaced by the name the previous
+    answer gave, word for word otherwise; None when the follow-up makes no such reference or the previous answer
+    names no one new (then the model rewrites it). A 1.5B model asked to rewrite a follow-up also rewords it,
+    and swapped a council or a question's subject on the fresh conversations of issue 14; a substitution keeps
+    every word the user wrote and can bring in nothing the conversation did not say."""
+    references = list(_REFERENCE.finditer(question))
+    if not references:
+        return None
+    names = answer_names(*history[-1])
+    if not names:
+        return None
+    if len(names) > 1 and any(m.group(1).lower() not in _PLURAL for m in references):
+        return None  # "he" or "there" with two names given: the model decides which
+    name = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    out, last = [], 0
+    for m in references:
+        word = m.group(1).lower()
+        following = question[m.end():].split(None, 1)
+        next_word = re.sub(r"\W", "", following[0]).lower() if following else ""
+        if word == "there":
+            before = question[:m.start()].rstrip().rsplit(None, 1)
+            after_preposition = bool(before) and before[-1].lower() in {"from", "in", "at", "to", "near"}
+            replacement = name if after_preposition else f"in {name}"
+        elif word in _POSSESSIVE or (word == "her" and next_word and next_word not in _NOT_A_NOUN_START):
+            replacement = name + ("'" if name.endswith("s") else "'s")
+        else:
+            replacement = name
+        out += [question[last:m.start()], replacement]
+        last = m.end()
+    out.append(question[last:])
+    return "".join(out)
+
+
+def answer_names(question: str, answer: str) -> list[str]:
+    """The names an answer gives that its question did not ("Which council was at the centre of the Baby P
+    case?" / "Haringey council [1]" -> ["Haringey"]), in order; none for an abstention."""
+    text = strip_markers(answer).strip()
+    if not text or is_decline(text) or text.startswith("The documents don't say"):
+        return []
+    asked = set(question_names(question))
+    found: list[str] = []
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        for m in _NAME_RUN.finditer(sentence):
+            phrase = re.sub(r"^The\s+", "", m.group().rstrip(".'’"))
+            words = set(question_names(phrase))
+            if m.start() == 0 and not words:
+                continue  # a capitalised sentence opener ("The", "Three")
+            if words and not words <= asked and phrase not in found:
+                found.append(re.sub(r"['’]s$", "", phrase))
+    return found

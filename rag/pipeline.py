@@ -161,7 +161,8 @@ class RagPipeline:
                 timings: dict[str, float] | None = None) -> str:
         """A follow-up as a standalone question, checked against the conversation (``rag/followup.py``)."""
         return standalone_question(self.generator, question, history, check=self.settings.check_rewrite,
-                                   seed=self.settings.seed, timings=timings)
+                                   references=self.settings.resolve_references, seed=self.settings.seed,
+                                   timings=timings)
 
     def prepare(self, question: str, history: Sequence[tuple[str, str]] = (), *,
                 documents: Sequence[str] = ()) -> Prepared:

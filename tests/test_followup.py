@@ -1,0 +1,65 @@
+"""Follow-up references resolved in code (rag/followup.py). Failure kind 6 of issue 14: follow-ups rewritten wrong
+(a council swapped for another, the question's subject changed). Text outside the seeds."""
+
+import pytest
+
+from rag.followup import answer_names, resolve_references, standalone_question
+from rag.generation.base import Generation
+
+FOUNDED = ("Which orchestra did Marta Lind found?", "The Halden Orchestra [1].")
+CONDUCTOR = ("Who conducts the Halden Orchestra?", "It is conducted by Marta Lind, since 1990 [1].")
+CITIES = ("Which cities did the orchestra tour in 1968?", "Bergen, Tromso and Oslo [1].")
+
+
+@pytest.mark.parametrize(("question", "history", "expected"), [
+    ("Who played there in 1968?", FOUNDED, "Who played in Halden Orchestra in 1968?"),
+    ("What was its first concert?", FOUNDED, "What was Halden Orchestra's first concert?"),
+    ("What did the critics say about their recordings?", FOUNDED,
+     "What did the critics say about Halden Orchestra's recordings?"),
+    ("What did she study?", CONDUCTOR, "What did Marta Lind study?"),
+    ("When was her first season?", CONDUCTOR, "When was Marta Lind's first season?"),
+    ("What did the board tell her about the budget?", CONDUCTOR,
+     "What did the board tell Marta Lind about the budget?"),
+    ("Who travelled from there to Paris?", FOUNDED, "Who travelled from Halden Orchestra to Paris?"),
+    ("What did they charge for tickets?", CITIES, "What did Bergen, Tromso and Oslo charge for tickets?"),
+])
+def test_a_pronoun_gets_the_name_the_previous_answer_gave(question, history, expected):
+    assert resolve_references(question, [history]) == expected
+
+
+@pytest.mark.parametrize(("question", "history"), [
+    ("And in 1968?", FOUNDED),  # no reference to resolve: the model rewrites it
+    ("Is it true that the orchestra toured?", FOUNDED),  # "it" is left alone
+    ("What did she say there?", CITIES),  # one place wanted, three given: the model decides
+    ("What did he say?", ("Who conducts it?", "The documents don't say.")),  # nothing named
+])
+def test_no_substitution_without_one_clear_name(question, history):
+    assert resolve_references(question, [history]) is None
+
+
+def test_the_names_of_an_answer_leave_out_what_the_question_named():
+    assert answer_names(*CONDUCTOR) == ["Marta Lind"]
+    assert answer_names("Which body funds it?", "The Department for Culture funds it [1].") == [
+        "Department for Culture"]
+    assert answer_names("Who conducts the Halden Orchestra?", "The Halden Orchestra's founder [1].") == []
+
+
+class _NoModel:
+    def generate(self, messages, params):  # pragma: no cover - must not be called
+        raise AssertionError("a resolved follow-up must not ask the model")
+
+
+class _Rewriter:
+    def __init__(self, text):
+        self.text = text
+
+    def generate(self, messages, params):
+        return Generation(text=self.text, prompt_tokens=1, completion_tokens=1, seconds=0.0)
+
+
+def test_a_resolved_follow_up_asks_no_model_and_the_setting_turns_it_off():
+    history = [CONDUCTOR]
+    assert standalone_question(_NoModel(), "What did she study?", history) == "What did Marta Lind study?"
+    rewritten = standalone_question(_Rewriter("What did Marta Lind study in Oslo?"), "What did she study?", history,
+                                    references=False, check=False)
+    assert rewritten == "What did Marta Lind study in Oslo?"
