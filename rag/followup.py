@@ -74,9 +74,13 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
     names = answer_names(*history[-1])
     if not names:
         return None
-    if len(names) > 1 and any(m.group(1).lower() not in _PLURAL for m in references):
-        return None  # "he" or "there" with two names given: the model decides which
-    name = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+    # A plural reference to a list answer ("Bergen, Tromso and Oslo") means them all; otherwise the first name is
+    # what the answer is about ("Haringey in north London").
+    plural = all(m.group(1).lower() in _PLURAL for m in references)
+    if plural and len(names) > 1 and _only_names(history[-1][1], names):
+        name = ", ".join(names[:-1]) + " and " + names[-1]
+    else:
+        name = names[0]
     out, last = [], 0
     for m in references:
         word = m.group(1).lower()
@@ -113,3 +117,11 @@ def answer_names(question: str, answer: str) -> list[str]:
             if words and not words <= asked and phrase not in found:
                 found.append(re.sub(r"['’]s$", "", phrase))
     return found
+
+
+def _only_names(answer: str, names: Sequence[str]) -> bool:
+    """Is the answer a bare list of the names ("Bergen, Tromso and Oslo [1].")?"""
+    rest = strip_markers(answer)
+    for name in names:
+        rest = rest.replace(name, " ")
+    return not re.sub(r"\b(?:and|or|the)\b|[\s,.;&]", "", rest, flags=re.IGNORECASE)
