@@ -54,10 +54,12 @@ def _rewrite_once(generator: Generator, question: str, history: Sequence[tuple[s
 # empty ("Is it true that ...") as a reference.
 _POSSESSIVE = {"his", "its", "their", "hers"}
 _REFERENCE = re.compile(r"\b(he|she|they|him|them|his|its|their|hers|her|there)\b", re.IGNORECASE)
-_PLURAL = {"they", "them", "their"}
+_PLURAL = frozenset({"they", "them", "their"})
 # After "her": a word that starts no noun phrase, so "her" is the object ("What did Ofsted tell her about ...").
 _NOT_A_NOUN_START = {"about", "that", "to", "in", "on", "at", "by", "for", "from", "with", "of", "and", "or",
-                     "was", "is", "had", "has", "would", "could", "should", "did", "do", "when", "after", "before"}
+                     "was", "is", "had", "has", "would", "could", "should", "did", "do", "when", "after", "before",
+                     "there", "here", "then", "now", "again", "back", "up", "out", "off", "over", "as", "if",
+                     "because", "so", "but", "why", "how", "what", "where", "while", "during"}
 # A name as written: capitalised words, possibly joined by "of", "for", "the" ("Department for Education").
 _NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|the|on|upon)\s+)*[A-Z][\w'’.-]*)*")
 
@@ -71,16 +73,19 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
     references = list(_REFERENCE.finditer(question))
     if not references:
         return None
+    words = {m.group(1).lower() for m in references}
+    place = place_named(*history[-1]) if "there" in words else None
+    if "there" in words and place is None:
+        return None
     names = answer_names(*history[-1])
-    if not names:
+    if not names and words - {"there"}:
         return None
     # A plural reference to a list answer ("Bergen, Tromso and Oslo") means them all; otherwise the first name is
-    # what the answer is about ("Haringey in north London").
-    plural = all(m.group(1).lower() in _PLURAL for m in references)
-    if plural and len(names) > 1 and _only_names(history[-1][1], names):
+    # what the answer is about ("Marta Lind, since 1990").
+    if words <= _PLURAL and len(names) > 1 and _only_names(history[-1][1], names):
         name = ", ".join(names[:-1]) + " and " + names[-1]
     else:
-        name = names[0]
+        name = names[0] if names else ""
     out, last = [], 0
     for m in references:
         word = m.group(1).lower()
@@ -89,7 +94,7 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
         if word == "there":
             before = question[:m.start()].rstrip().rsplit(None, 1)
             after_preposition = bool(before) and before[-1].lower() in {"from", "in", "at", "to", "near"}
-            replacement = name if after_preposition else f"in {name}"
+            replacement = place if after_preposition else f"in {place}"
         elif word in _POSSESSIVE or (word == "her" and next_word and next_word not in _NOT_A_NOUN_START):
             replacement = name + ("'" if name.endswith("s") else "'s")
         else:
@@ -117,6 +122,27 @@ def answer_names(question: str, answer: str) -> list[str]:
             if words and not words <= asked and phrase not in found:
                 found.append(re.sub(r"['’]s$", "", phrase))
     return found
+
+
+# "in Haringey", "at the Halden Orchestra": a name the conversation gave as a place.
+_LOCATIVE = re.compile(r"\b(?:in|at)\s+(?:the\s+)?(" + _NAME_RUN.pattern + ")")
+# A previous question whose answer is a place or a body ("Where ...", "Which council ..."), not a person.
+_ASKS_PLACE = re.compile(r"^\W*(?:where\b|(?:in |at )?(?:which|what)\s+(?:\w+\s+)?(?:council|authority|town|city|"
+                         r"country|county|borough|area|region|place|village|school|organisation|organization|body|"
+                         r"agency|team|orchestra|club|company|band|institution|hospital|university|service)s?\b)",
+                         re.IGNORECASE)
+
+
+def place_named(question: str, answer: str) -> str | None:
+    """What "there" refers to: the previous answer's name when its question asked for a place or a body ("Which
+    council ...?"), else a place the previous answer gives ("... in Haringey"), else one the previous question gives
+    ("Who was sacked in Haringey?"); None when the turn gives none (a person is no "there")."""
+    found = answer_names(question, answer) if _ASKS_PLACE.search(question) else []
+    if not found:
+        found = [m.group(1) for m in _LOCATIVE.finditer(strip_markers(answer))]
+    if not found:
+        found = [m.group(1) for m in _LOCATIVE.finditer(question)]
+    return re.sub(r"['’]s$", "", found[0].rstrip(".'’")) if found else None
 
 
 def _only_names(answer: str, names: Sequence[str]) -> bool:

@@ -3,7 +3,7 @@
 
 import pytest
 
-from rag.followup import answer_names, resolve_references, standalone_question
+from rag.followup import answer_names, place_named, resolve_references, standalone_question
 from rag.generation.base import Generation
 
 FOUNDED = ("Which orchestra did Marta Lind found?", "The Halden Orchestra [1].")
@@ -67,3 +67,16 @@ def test_a_resolved_follow_up_asks_no_model_and_the_setting_turns_it_off():
     rewritten = standalone_question(_Rewriter("What did Marta Lind study in Oslo?"), "What did she study?", history,
                                     references=False, check=False)
     assert rewritten == "What did Marta Lind study in Oslo?"
+
+
+def test_there_is_a_place_or_a_body_never_a_person():
+    # The answer to "which orchestra" is the place referred to.
+    assert place_named("Which orchestra toured Norway?", "The Halden Orchestra, with Marta Lind [1].") == (
+        "Halden Orchestra")
+    # A person answered: "there" is the place the answer or the question gave.
+    assert place_named("Who was sacked at the Halden Orchestra?", "Marta Lind was sacked [1].") == "Halden Orchestra"
+    assert place_named("Who was sacked?", "Marta Lind, the conductor in Bergen [1].") == "Bergen"
+    assert place_named("Who was sacked?", "Marta Lind [1].") is None
+    assert resolve_references("Who replaced her there?", [("Who was sacked in Bergen?", "Marta Lind [1].")]) == (
+        "Who replaced Marta Lind in Bergen?")
+    assert resolve_references("Who played there?", [("Who conducted?", "Marta Lind [1].")]) is None
