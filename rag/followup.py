@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from rag.citations import strip_markers
 from rag.generation import GenerationParams, Generator
-from rag.prompts import is_decline, rewrite_messages
+from rag.prompts import ABSTAIN_TEXT, is_decline, rewrite_messages
 from rag.question import invented_terms, question_names, topic_of
 
 log = logging.getLogger(__name__)
@@ -109,18 +109,18 @@ def answer_names(question: str, answer: str) -> list[str]:
     """The names an answer gives that its question did not ("Which council was at the centre of the Baby P
     case?" / "Haringey council [1]" -> ["Haringey"]), in order; none for an abstention."""
     text = strip_markers(answer).strip()
-    if not text or is_decline(text) or text.startswith("The documents don't say"):
+    if not text or is_decline(text) or text == ABSTAIN_TEXT:
         return []
     asked = set(question_names(question))
     found: list[str] = []
     for sentence in re.split(r"(?<=[.!?])\s+", text):
         for m in _NAME_RUN.finditer(sentence):
-            phrase = re.sub(r"^The\s+", "", m.group().rstrip(".'’"))
+            phrase = _as_name(re.sub(r"^The\s+", "", m.group()))
             words = set(question_names(phrase))
             if m.start() == 0 and not words:
                 continue  # a capitalised sentence opener ("The", "Three")
             if words and not words <= asked and phrase not in found:
-                found.append(re.sub(r"['’]s$", "", phrase))
+                found.append(phrase)
     return found
 
 
@@ -142,7 +142,12 @@ def place_named(question: str, answer: str) -> str | None:
         found = [m.group(1) for m in _LOCATIVE.finditer(strip_markers(answer))]
     if not found:
         found = [m.group(1) for m in _LOCATIVE.finditer(question)]
-    return re.sub(r"['’]s$", "", found[0].rstrip(".'’")) if found else None
+    return _as_name(found[0]) if found else None
+
+
+def _as_name(phrase: str) -> str:
+    """A name as matched, without a closing full stop, quote or possessive ("Haringey's" -> "Haringey")."""
+    return re.sub(r"['’]s$", "", phrase.rstrip(".'’"))
 
 
 def _only_names(answer: str, names: Sequence[str]) -> bool:

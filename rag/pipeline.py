@@ -24,7 +24,7 @@ from rag.generation.base import ChatMessage
 from rag.index import DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
 from rag.multipart import is_multi_part, join_replies, per_document_passages
-from rag.prompts import fitted_answer_messages, list_lines
+from rag.prompts import ABSTAIN_TEXT, fitted_answer_messages, list_lines
 from rag.provenance import answer_provenance
 from rag.retriever import HybridRetriever
 from rag.second_pass import second_pass
@@ -35,7 +35,6 @@ from rag.types import Answer, Document, Hit, Prepared, StreamEvent
 
 log = logging.getLogger(__name__)
 
-ABSTAIN_TEXT = "The documents don't say."
 
 
 class RagPipeline:

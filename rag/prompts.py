@@ -13,6 +13,8 @@ from rag.types import Hit
 log = logging.getLogger(__name__)
 
 NOT_FOUND = "NOT IN DOCUMENTS"
+# What an answer says when the documents do not hold it (rag/pipeline.py abstains with it).
+ABSTAIN_TEXT = "The documents don't say."
 
 # "brief" (default): the answer in at most one sentence; abstention is decided in code (rag/answer_check.py).
 # "terse" (opt-in): the answer alone, not a sentence; better token F1 on short-answer benchmarks, but it lost seed
