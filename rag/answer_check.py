@@ -30,7 +30,7 @@ from rag.question import (
     name_tokens,
     profile,
 )
-from rag.text import Span, split_sentences
+from rag.text import Span, split_sentences, tokenize
 from rag.types import Citation, Hit
 
 # Only questions that ask for a name outright: "who" and "which committee" are often answered with a role or a
@@ -39,6 +39,10 @@ _ASKS_NAME = re.compile(r"\bname\b|\bcalled\b", re.IGNORECASE)
 # A capitalised word, or a dotted acronym ("M.I.A.", "U.S.") that the word pattern would miss.
 _CAPITALISED = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z][a-zA-Z'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
+
+
+RESTATED = "the answer only restates the question"
+NO_NAME = "the question asks for a name and the answer gives none"
 
 
 @dataclass(frozen=True)
@@ -58,10 +62,10 @@ class AnswerCheck:
         if not citations:
             return Verdict(False, "no sentence of the generated answer is supported by the passages")
         new_terms = terms(answer_text) - terms(question)
-        if not new_terms:
-            return Verdict(False, "the answer only restates the question")
+        if not new_terms and not picks_from(question, answer_text):
+            return Verdict(False, RESTATED)
         if _ASKS_NAME.search(question) and not _names(answer_text) - _names(question):
-            return Verdict(False, "the question asks for a name and the answer gives none")
+            return Verdict(False, NO_NAME)
         answer_numbers = numbers(answer_text)
         if expected_type(question) == "number" and not answer_numbers:
             return Verdict(False, "the question asks for a number and the answer gives none")
@@ -69,6 +73,17 @@ class AnswerCheck:
         if answer_numbers and answer_numbers <= labels and not _used_as_quantity(answer_numbers, sources):
             return Verdict(False, "the answer's number is a section label in the document, not a quantity")
         return Verdict(True)
+
+
+def picks_from(question: str, answer_text: str) -> bool:
+    """Does the reply name some, not all, of the names the question offers as choices ("Which one of Rotherham,
+    Calderdale and North Yorkshire ...?" -> "Calderdale")? Such a reply answers with the question's own words."""
+    said = set(tokenize(answer_text))
+    for group in name_groups(question):
+        chosen = [alternative for alternative in group if set(alternative) <= said]
+        if len(group) >= 2 and 0 < len(chosen) < len(group):
+            return True
+    return False
 
 
 def _names(text: str) -> set[str]:

@@ -60,3 +60,21 @@ def test_a_dotted_acronym_is_a_name():
     v = AnswerCheck().judge("What is the name of the rapper who recorded the single?", "M.I.A.", "M.I.A. [1]",
                             [cite], [source])
     assert v.answers, v.reason
+
+
+def test_a_choice_from_the_question_own_list_is_an_answer():
+    """Failure kind: wrongly abstained. "Which one of A, B and C ...?" answered "B" holds no word the question
+    lacks, yet it answers; naming every choice, or none, still restates."""
+    source = "The Halden Orchestra toured Norway in 1998, while the Tromso Choir stayed at home."
+    cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+    check = AnswerCheck()
+    choices = {"Which one of the Halden Orchestra, the Bergen Band and the Tromso Choir toured Norway?":
+               "Halden Orchestra. Bergen Band. Tromso Choir.",
+               "Did the Halden Orchestra or the Tromso Choir tour Norway?": "Halden Orchestra. Tromso Choir."}
+    for question, every_choice in choices.items():
+        assert check.judge(question, "The Halden Orchestra", "The Halden Orchestra [1]", [cite], [source]).answers
+        v = check.judge(question, every_choice, every_choice, [cite], [source])
+        assert not v.answers and "restates" in v.reason
+    restated = "The orchestra toured Norway."
+    v = check.judge("Which orchestra toured Norway?", restated, restated, [cite], [source])
+    assert not v.answers and "restates" in v.reason
