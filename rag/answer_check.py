@@ -6,7 +6,8 @@ checks below turn a non-answer into an abstention. Each check targets a failure 
 ``eval/datasets/seeds.jsonl`` (docs/decisions.md):
 
 - the model declined anyway ("not mentioned", ...);
-- the reply only restates the question ("A new director was appointed in January.");
+- the reply only restates the question ("A new director was appointed in January."), unless it picks one of the
+  choices the question offers ("Which one of A, B and C ...?" -> "B");
 - the question asks for a name outright and the reply has none, or for a number and the reply has none;
 - the only number in the reply is a section label in the source ("6.7 Jackie Drayton gave thanks ...").
 """
@@ -41,10 +42,6 @@ _CAPITALISED = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z][a-zA-Z'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
 
 
-RESTATED = "the answer only restates the question"
-NO_NAME = "the question asks for a name and the answer gives none"
-
-
 @dataclass(frozen=True)
 class Verdict:
     answers: bool
@@ -63,9 +60,9 @@ class AnswerCheck:
             return Verdict(False, "no sentence of the generated answer is supported by the passages")
         new_terms = terms(answer_text) - terms(question)
         if not new_terms and not picks_from(question, answer_text):
-            return Verdict(False, RESTATED)
+            return Verdict(False, "the answer only restates the question")
         if _ASKS_NAME.search(question) and not _names(answer_text) - _names(question):
-            return Verdict(False, NO_NAME)
+            return Verdict(False, "the question asks for a name and the answer gives none")
         answer_numbers = numbers(answer_text)
         if expected_type(question) == "number" and not answer_numbers:
             return Verdict(False, "the question asks for a number and the answer gives none")
