@@ -7,7 +7,7 @@ checks below turn a non-answer into an abstention. Each check targets a failure 
 
 - the model declined anyway ("not mentioned", ...);
 - the reply only restates the question ("A new director was appointed in January."), unless it picks one of the
-  choices the question offers ("Which one of A, B and C ...?" -> "B");
+  choices the question offers ("Which one of A, B and C ...?" -> "B") from a sentence that names no other;
 - the question asks for a name outright and the reply has none, or for a number and the reply has none;
 - the only number in the reply is a section label in the source ("6.7 Jackie Drayton gave thanks ...").
 """
@@ -59,7 +59,7 @@ class AnswerCheck:
         if not citations:
             return Verdict(False, "no sentence of the generated answer is supported by the passages")
         new_terms = terms(answer_text) - terms(question)
-        if not new_terms and not picks_from(question, answer_text):
+        if not new_terms and not picks_from(question, answer_text, [c.quote for c in citations]):
             return Verdict(False, "the answer only restates the question")
         if _ASKS_NAME.search(question) and not _names(answer_text) - _names(question):
             return Verdict(False, "the question asks for a name and the answer gives none")
@@ -72,13 +72,21 @@ class AnswerCheck:
         return Verdict(True)
 
 
-def picks_from(question: str, answer_text: str) -> bool:
+def picks_from(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
     """Does the reply name some, not all, of the names the question offers as choices ("Which one of Rotherham,
-    Calderdale and North Yorkshire ...?" -> "Calderdale")? Such a reply answers with the question's own words."""
+    Calderdale and North Yorkshire ...?" -> "Calderdale"), from a cited sentence that names its pick and none of
+    the other choices? Such a reply answers with the question's own words; a sentence that lists every choice
+    ("inspections of Rotherham, Calderdale and North Yorkshire") supports any pick, so it tells them apart for
+    none."""
     said = set(tokenize(answer_text))
+    cited = [set(tokenize(quote)) for quote in quotes]
     for group in name_groups(question):
+        if len(group) < 2:
+            continue
         chosen = [alternative for alternative in group if set(alternative) <= said]
-        if len(group) >= 2 and 0 < len(chosen) < len(group):
+        others = [alternative for alternative in group if alternative not in chosen]
+        if chosen and others and any(any(set(a) <= words for a in chosen) and
+                                     not any(set(a) <= words for a in others) for words in cited):
             return True
     return False
 

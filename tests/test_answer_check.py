@@ -64,8 +64,9 @@ def test_a_dotted_acronym_is_a_name():
 
 def test_a_choice_from_the_question_own_list_is_an_answer():
     """Failure kind: wrongly abstained. "Which one of A, B and C ...?" answered "B" holds no word the question
-    lacks, yet it answers; naming every choice, or none, still restates."""
-    source = "The Halden Orchestra toured Norway in 1998, while the Tromso Choir stayed at home."
+    lacks, yet it answers, when the cited sentence names B and no other choice; naming every choice, or none, or
+    citing a sentence that lists every choice, still restates."""
+    source = "The Halden Orchestra toured Norway in 1998."
     cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
     check = AnswerCheck()
     choices = {"Which one of the Halden Orchestra, the Bergen Band and the Tromso Choir toured Norway?":
@@ -78,3 +79,15 @@ def test_a_choice_from_the_question_own_list_is_an_answer():
     restated = "The orchestra toured Norway."
     v = check.judge("Which orchestra toured Norway?", restated, restated, [cite], [source])
     assert not v.answers and "restates" in v.reason
+
+
+def test_a_choice_cited_from_a_sentence_listing_every_choice_restates():
+    """A sentence naming all the choices supports any pick: it cannot tell which one the question asks for."""
+    listing = "Inspectors visited the Halden Orchestra, the Bergen Band and the Tromso Choir last spring."
+    telling = "Only the Bergen Band was found to have lost its scores."
+    question = "Which one of the Halden Orchestra, the Bergen Band and the Tromso Choir lost its scores?"
+    check = AnswerCheck()
+    for source, answers in ((listing, False), (telling, True)):
+        cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+        v = check.judge(question, "The Bergen Band", "The Bergen Band [1]", [cite], [source])
+        assert v.answers is answers, v.reason
