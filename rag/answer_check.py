@@ -78,11 +78,12 @@ def picks_from(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
     the other choices? Such a reply answers with the question's own words; a sentence that lists every choice
     ("inspections of Rotherham, Calderdale and North Yorkshire") supports any pick, so it tells them apart for
     none."""
+    choices = [group for group in name_groups(question) if len(group) >= 2]
+    if not choices:
+        return False  # most questions offer none: no need to read the reply or its sentences
     said = set(tokenize(answer_text))
     cited = [set(tokenize(quote)) for quote in quotes]
-    for group in name_groups(question):
-        if len(group) < 2:
-            continue
+    for group in choices:
         chosen = [alternative for alternative in group if set(alternative) <= said]
         others = [alternative for alternative in group if alternative not in chosen]
         if chosen and others and any(any(set(a) <= words for a in chosen) and
