@@ -92,6 +92,56 @@ def picks_from(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
     return False
 
 
+# Clause breaks inside a sentence: a list of items does not run across them.
+_CLAUSE_BREAK = re.compile(r"[;:()\[\]\"“”]|\s[-–—]\s")
+# What joins the items of a list: a comma (", and" included) or a bare "and"/"or".
+_ITEM_JOIN = re.compile(r"(\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|as well as)\s+)")
+_ITEM_WORDS = 3  # an item is read as the 3 words either side of a join: enough for "front line staff"
+_MIDDLE_ITEM_WORDS = 4  # a middle item longer than this is a clause, not a list item
+
+
+def coordinated_items(text: str) -> list[list[set[str]]]:
+    """The lists of items a sentence coordinates ("foster carers, adoptive parents and front line staff"), each
+    item as its content terms. The first item is read as the last words before its join and the last as the
+    first words after, so "gave thanks to all foster carers, ..." yields "to all foster carers"; a middle item
+    of more than a few words means the commas join clauses, and the run is cut there."""
+    found: list[list[set[str]]] = []
+    for clause in _CLAUSE_BREAK.split(text):
+        parts = _ITEM_JOIN.split(clause)
+        segments, joins = parts[0::2], [j.strip().rstrip(",").strip() or "," for j in parts[1::2]]
+        start = 0
+        while start < len(joins):
+            end = start  # the run covers segments start..end+1, joined by joins[start..end]
+            while end + 1 < len(joins) and joins[end] == "," and \
+                    len(segments[end + 1].split()) <= _MIDDLE_ITEM_WORDS:
+                end += 1
+            if joins[end] == ",":  # a run of commas with no final "and"/"or" is not a list
+                start = end + 1
+                continue
+            items = [segments[start].split()[-_ITEM_WORDS:]]
+            items += [segments[i].split() for i in range(start + 1, end + 1)]
+            items.append(segments[end + 1].split()[:_ITEM_WORDS])
+            sets = [terms(" ".join(words)) for words in items]
+            if sum(1 for s in sets if s) >= 2:
+                found.append([s for s in sets if s])
+            start = end + 1
+    return found
+
+
+def one_of_several(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
+    """Does the reply give one item of a list that a cited sentence coordinates, and leave out another item that
+    the question does not name either ("Who was thanked?" -> "foster carers" [cited: "... thanked foster carers,
+    adoptive parents and front line staff"])? Then the question likely wants the whole list."""
+    said, asked = terms(strip_markers(answer_text)), terms(question)
+    for quote in quotes:
+        for items in coordinated_items(quote):
+            given = [item for item in items if item & said]
+            left = [item for item in items if not item & (said | asked)]
+            if given and left:
+                return True
+    return False
+
+
 def _names(text: str) -> set[str]:
     """Capitalised words other than the first of each sentence (a cheap proper-noun detector)."""
     found = set()

@@ -8,11 +8,11 @@ import dataclasses
 from collections.abc import Generator as Coroutine
 from typing import TYPE_CHECKING
 
-from rag.answer_check import Mismatch
+from rag.answer_check import Mismatch, one_of_several
 from rag.evidence import EvidenceSelector
 from rag.multipart import merge_items
 from rag.prompts import list_lines
-from rag.question import wants_list
+from rag.question import expected_type, name_groups, wants_list
 from rag.types import Answer, Prepared, StreamEvent
 
 if TYPE_CHECKING:
@@ -55,9 +55,18 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
                         p.constraints.focus(question, answer.citations, prep.context):
                     answer, raw = _with_passages(second, prep, retry), raw2
                     prep = retry
-    if p.settings.list_answers and not prep.multi_part and wants_list(question):
+    if p.settings.list_answers and not prep.multi_part and (
+            wants_list(question) or p.settings.list_from_evidence and _lists_in_evidence(question, answer)):
         answer = yield from _completed_list(p, prep, answer, raw, timings, stream=stream)
     return answer
+
+
+def _lists_in_evidence(question: str, answer: Answer) -> bool:
+    """An answer gives one item of a list its cited sentence holds, and the question asks for no number, date
+    or duration and offers no choices (a pick from "A or B" is one item by design)."""
+    if expected_type(question) is not None or any(len(group) >= 2 for group in name_groups(question)):
+        return False
+    return one_of_several(question, answer.text, [c.quote for c in answer.citations])
 
 def _completed_list(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
                     stream: bool) -> Coroutine[StreamEvent, None, Answer]:

@@ -114,6 +114,11 @@ class Settings:
     # second, short prompt on the closest sentences ("list" wording, one item a line); new supported items are
     # added, each cited on its own. docs/decisions.md, "List answers".
     list_answers: bool = True
+    # ... and so is an answer that gives one item of a list a cited sentence coordinates, leaving out one the
+    # question does not name ("Who was thanked?" -> "foster carers", cited "foster carers, adoptive parents and
+    # front line staff"): the question's wording does not say it wants a list, the evidence does. Off: no win
+    # measured yet (docs/decisions.md, "Measured, kept off: list completion when the evidence shows a list").
+    list_from_evidence: bool = False
     # Checks that hold the answer to what the question asks (rag/answer_check.py, ANSWER_CHECKS), comma-separated;
     # a reply that fails one is retried once on the sentences that fit (at most retry_sentences, with
     # evidence_window neighbours), and abstains if none do. "" = none. docs/decisions.md, "Answer checks".

@@ -91,3 +91,33 @@ def test_a_choice_cited_from_a_sentence_listing_every_choice_restates():
         cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
         v = check.judge(question, "The Bergen Band", "The Bergen Band [1]", [cite], [source])
         assert v.answers is answers, v.reason
+
+
+def test_the_items_a_sentence_coordinates():
+    """Failure kind 2 (incomplete lists): the evidence, not the question's wording, shows a list."""
+    from rag.answer_check import coordinated_items
+
+    items = coordinated_items("At the gala the mayor thanked all stagehands, ticket sellers and visiting players, "
+                              "and closed the season.")
+    first, *rest = items[0]  # the first item is read with the words before it ("thanked all stagehands")
+    assert "stagehand" in first and rest == [{"ticket", "seller"}, {"visit", "player"}]
+    [[hired, engineers]] = coordinated_items("The firm hired a chemist and two engineers.")
+    assert "chemist" in hired and engineers == {"2", "engineer"}
+    # Commas joining clauses (a long middle part) cut the run; a run of commas with no "and" is no list.
+    runs = coordinated_items("Sales rose, which the board had long predicted in its yearly plans, and costs fell.")
+    assert runs and not any("sale" in item for items in runs for item in items)
+    assert coordinated_items("Oslo, the capital, is large.") == []
+    # A list does not run across brackets or quotes.
+    assert coordinated_items('The choir (founded by Lind) "sang well" today.') == []
+
+
+def test_one_item_of_a_cited_list_asks_for_the_rest():
+    from rag.answer_check import one_of_several
+
+    quote = "The Halden Orchestra was led by Marta Lind, Olav Berg and Kari Holm until 1990."
+    assert one_of_several("Who led the Halden Orchestra?", "Marta Lind [1]", [quote])
+    assert not one_of_several("Who led the Halden Orchestra?", "Marta Lind, Olav Berg and Kari Holm [1]", [quote])
+    # The question names the others: the one left is the answer, not a part of it.
+    assert not one_of_several("Besides Marta Lind and Olav Berg, who led the orchestra?", "Kari Holm", [quote])
+    # No list in the cited sentence.
+    assert not one_of_several("Who founded it?", "Marta Lind", ["Marta Lind founded the orchestra in 1952."])

@@ -107,3 +107,24 @@ def test_a_passage_holding_every_name_of_the_question_passes_the_relevance_gate(
     assert not named.ask(question).abstained
     # A question whose names no passage holds stays gated.
     assert named.ask("What is the Bergen Quartet's conductor called?").abstained
+
+
+def test_an_answer_naming_one_item_of_a_cited_list_is_completed(tmp_path, corpus, embedder):
+    """Failure kind 2: the question does not read as a list question; the cited sentence shows the list."""
+    trio = corpus.parent / "trio"
+    trio.mkdir(exist_ok=True)
+    (trio / "trio.txt").write_text("Bergen Trio news\n\nThe Bergen Trio was founded by Ada Moe, Per Dahl and "
+                                   "Siri Lund in 1971.\n")
+
+    def reply(messages):
+        listing = "one per line" in messages[0].content
+        return "- Ada Moe\n- Per Dahl\n- Siri Lund" if listing else "Ada Moe."
+
+    p = pipeline(tmp_path, trio, embedder, reply, list_from_evidence=True)
+    answer = p.ask("Who founded the Bergen Trio?")
+    assert len(p.generator.prompts) == 2 and answer.timings["list_pass"] == 1
+    assert all(name in answer.text for name in ("Ada Moe", "Per Dahl", "Siri Lund"))
+    # Off: the question's wording alone decides, and this one does not ask for a list.
+    p = pipeline(tmp_path / "off", trio, embedder, reply, list_from_evidence=False)
+    answer = p.ask("Who founded the Bergen Trio?")
+    assert len(p.generator.prompts) == 1 and "Per Dahl" not in answer.text
