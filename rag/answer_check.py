@@ -24,6 +24,7 @@ from rag.question import (
     ANSWER_CHECKS,
     TYPE_HINTS,
     YEAR,
+    choice_groups,
     expected_type,
     has_type,
     mentions,
@@ -78,7 +79,7 @@ def picks_from(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
     the other choices? Such a reply answers with the question's own words; a sentence that lists every choice
     ("inspections of Rotherham, Calderdale and North Yorkshire") supports any pick, so it tells them apart for
     none."""
-    choices = [group for group in name_groups(question) if len(group) >= 2]
+    choices = choice_groups(question)
     if not choices:
         return False  # most questions offer none: no need to read the reply or its sentences
     said = set(tokenize(answer_text))

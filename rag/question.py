@@ -127,6 +127,11 @@ def name_groups(question: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
     return tuple(groups)
 
 
+def choice_groups(question: str) -> tuple[tuple[tuple[str, ...], ...], ...]:
+    """The coordinated lists of names a question offers as choices ("Rotherham, Calderdale or North Yorkshire")."""
+    return tuple(group for group in name_groups(question) if len(group) >= 2)
+
+
 def profile(question: str) -> QuestionProfile:
     return QuestionProfile(expected_type(question), wants_list(question), question_names(question),
                            tuple(dict.fromkeys(YEAR.findall(question))))

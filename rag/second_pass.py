@@ -12,7 +12,7 @@ from rag.answer_check import Mismatch, one_of_several
 from rag.evidence import EvidenceSelector
 from rag.multipart import merge_items
 from rag.prompts import list_lines
-from rag.question import expected_type, name_groups, wants_list
+from rag.question import choice_groups, expected_type, wants_list
 from rag.types import Answer, Prepared, StreamEvent
 
 if TYPE_CHECKING:
@@ -64,9 +64,10 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
 def _lists_in_evidence(question: str, answer: Answer) -> bool:
     """An answer gives one item of a list its cited sentence holds, and the question asks for no number, date
     or duration and offers no choices (a pick from "A or B" is one item by design)."""
-    if expected_type(question) is not None or any(len(group) >= 2 for group in name_groups(question)):
+    if expected_type(question) is not None or choice_groups(question):
         return False
     return one_of_several(question, answer.text, [c.quote for c in answer.citations])
+
 
 def _completed_list(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timings: dict[str, float], *,
                     stream: bool) -> Coroutine[StreamEvent, None, Answer]:
