@@ -25,6 +25,8 @@ from rag.question import (
     TYPE_HINTS,
     YEAR,
     choice_groups,
+    counted_terms,
+    counted_words,
     expected_type,
     has_type,
     mentions,
@@ -32,7 +34,7 @@ from rag.question import (
     name_tokens,
     profile,
 )
-from rag.text import Span, split_sentences, tokenize
+from rag.text import Span, split_sentences, stem, tokenize
 from rag.types import Citation, Hit
 
 # Only questions that ask for a name outright: "who" and "which committee" are often answered with a role or a
@@ -143,6 +145,39 @@ def one_of_several(question: str, answer_text: str, quotes: Sequence[str]) -> bo
     return False
 
 
+# How far (in tokens) a number may stand from the word naming what it counts: "272 cases", "50 unallocated
+# referrals", "one or two cases", "cases numbered 272".
+_COUNT_WINDOW = 4
+
+
+def _counted_near(counted: Sequence[str], text: str, wanted: set[str] | None = None) -> bool:
+    """Does a number of ``text`` (one of ``wanted``, if given) stand within _COUNT_WINDOW tokens of a word naming
+    what the question counts?"""
+    tokens = tokenize(text)
+    stems = [stem(t) for t in tokens]
+    for i, token in enumerate(tokens):
+        value = numbers(token)
+        if not value or (wanted is not None and not value & wanted):
+            continue
+        if any(s in counted for s in stems[max(0, i - _COUNT_WINDOW): i + _COUNT_WINDOW + 1]):
+            return True
+    return False
+
+
+def counts(counted: Sequence[str], sentence: str) -> bool:
+    """Does the sentence give a number of what the question counts?"""
+    return _counted_near(counted, sentence)
+
+
+def counts_other(counted: Sequence[str], answer_text: str, quotes: Sequence[str]) -> bool:
+    """Failure kind: near-fact pick / unanswerable answered. The reply's numbers count something else: none of
+    them stands near a word naming what the question counts, in the reply or in a cited sentence."""
+    given = numbers(answer_text)
+    if not given:
+        return False  # no number: the "type" check's case
+    return not any(_counted_near(counted, text, given) for text in (answer_text, *quotes))
+
+
 def _names(text: str) -> set[str]:
     """Capitalised words other than the first of each sentence (a cheap proper-noun detector)."""
     found = set()
@@ -206,6 +241,12 @@ class ConstraintCheck:
         if "type" in self.checks and wanted and not multi_part and not has_type(text, wanted):
             return Mismatch("type", f"the question asks for a {wanted} and the answer gives none",
                             keep=lambda hit, sentence: has_type(sentence, wanted), hint=TYPE_HINTS[wanted])
+        counted = counted_terms(question) if "count" in self.checks and not multi_part else ()
+        if counted and counts_other(counted, text, [c.quote for c in citations]):
+            what = " ".join(counted_words(question))
+            return Mismatch("count", f"the question counts {what}; the answer's number counts something else",
+                            keep=lambda hit, sentence: counts(counted, sentence),
+                            hint=f"Answer with the number of {what}.")
         if "year" in self.checks and asked.years:
             stated = set(YEAR.findall(" ".join(c.quote for c in citations) + " " + text))
             if stated and not stated & set(asked.years):

@@ -21,7 +21,9 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # answered from council B's report); "title": the reply is a document's headline, not an answer.
 # "focus": the cited sentence holds far less of the question than the closest sentence does (a near-fact pick);
 # asked again on the close sentences, the better-grounded answer is kept.
-ANSWER_CHECKS = ("type", "year", "names", "title", "focus")
+# "count": a "how many X" question answered with a number that counts something else ("272 cases" for "how many
+# social workers"; a near-fact pick, or an unanswerable question answered from a related number).
+ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -80,6 +82,49 @@ def expected_type(question: str) -> str | None:
         if pattern.search(question):
             return name
     return None
+
+
+# "how many [of the] <what is counted> <verb or preposition> ...": the words naming what is counted.
+_HOW_MANY = re.compile(r"\bhow many\s+(?:of\s+(?:the|its|their|his|her|these|those)\s+)?"
+                       r"((?:[^?.,;:!]|(?<=\d)[.,](?=\d))*)", re.IGNORECASE)
+# Words that end the counted noun phrase besides STOPWORDS (which hold the auxiliaries and most prepositions).
+_COUNT_MODIFIERS = frozenset({"more", "other", "further", "fewer", "less"})
+_PHRASE_END = frozenset("""during following across since per between within among without towards toward via
+    like near inside outside around beyond upon until throughout against""".split())
+
+
+def counted_words(question: str) -> tuple[str, ...]:
+    """The words naming what a "how many" question counts ("How many extra social workers will Sheffield hire?"
+    -> extra, social, workers); () when it names nothing ("how many raised concerns?", "out of how many?")."""
+    match = _HOW_MANY.search(question)
+    if not match:
+        return ()
+    words: list[str] = []
+    for token in tokenize(match.group(1)):
+        # A past-tense verb ends the phrase ("how many volunteers worked ..."); first, it means the question
+        # counts a subject it leaves out ("how many raised concerns?"), or an "-ed" adjective that cannot be told
+        # apart from one: nothing to check.
+        if not words and token in _COUNT_MODIFIERS:  # "how many more staff", "how many other councils"
+            continue
+        if token in STOPWORDS or token in _PHRASE_END or token.endswith("ed"):
+            if not words:
+                return ()
+            break
+        if not token[0].isdigit():
+            words.append(token)
+    return tuple(words)
+
+
+# Count nouns too general to say what a number must stand beside ("how many people": "75,000 workers").
+_GENERIC_COUNTED = frozenset({"people", "persons", "person", "times", "things", "ones", "individuals"})
+
+
+def counted_terms(question: str) -> tuple[str, ...]:
+    """The stems of ``counted_words``, for matching; () when what is counted is too general to check."""
+    words = counted_words(question)
+    if any(w in _GENERIC_COUNTED for w in words):
+        return ()
+    return tuple(stem(w) for w in words)
 
 
 def wants_list(question: str) -> bool:

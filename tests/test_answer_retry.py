@@ -128,3 +128,13 @@ def test_an_answer_naming_one_item_of_a_cited_list_is_completed(tmp_path, corpus
     p = pipeline(tmp_path / "off", trio, embedder, reply, list_from_evidence=False)
     answer = p.ask("Who founded the Bergen Trio?")
     assert len(p.generator.prompts) == 1 and "Per Dahl" not in answer.text
+
+
+def test_a_number_counting_something_else_is_not_an_answer(tmp_path, corpus, embedder):
+    """Failure kind: an unanswerable "how many" question answered from a related number of the passage."""
+    question = "How many concerts did the Halden Orchestra give during its review?"
+    p = pipeline(tmp_path, corpus, embedder, lambda messages: "Three [1].", answer_checks="type,count")
+    answer = p.ask(question)
+    assert answer.abstained and answer.timings["retry"] == "count" and "concerts" in answer.abstain_reason
+    p = pipeline(tmp_path / "off", corpus, embedder, lambda messages: "Three [1].", answer_checks="type")
+    assert not p.ask(question).abstained

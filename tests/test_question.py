@@ -5,7 +5,7 @@ import pytest
 
 from rag.answer_check import ConstraintCheck
 from rag.prompts import list_lines
-from rag.question import has_type, name_groups, profile, question_names, wants_list
+from rag.question import counted_words, has_type, name_groups, profile, question_names, wants_list
 from rag.types import Chunk, Citation, Hit
 
 ORCHESTRA = (
@@ -89,6 +89,52 @@ def test_a_reply_of_the_wrong_type_is_retried_on_sentences_of_that_type():
     assert not mismatch.keep(hit("orchestra.txt"), "Ticket sales doubled.")
     assert check.check("Over what period was the review carried out?", "Over the last three years [1].",
                        [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
+
+
+FESTIVAL = ("Lofoten festival\nThe festival sold 4,000 tickets in its first year. Twelve volunteers ran the bar, "
+            "and 35 bands played over three days.")
+
+
+@pytest.mark.parametrize(("question", "counted"), [
+    ("How many extra volunteers will the festival hire next year?", ("extra", "volunteers")),
+    ("How many of the original 4,000 tickets were sold abroad?", ("original", "tickets")),
+    ("How many bands in the line-up came from Norway?", ("bands",)),
+    ("The festival wants how many more volunteers?", ("volunteers",)),
+    ("How many people came?", ("people", "came")),  # an irregular verb stays in: it only widens the match
+    ("Of the 35 bands, how many played twice?", ()),  # counts a subject the question leaves out
+    ("Out of how many in the town are festival-goers?", ()),
+    ("Who ran the bar?", ()),
+])
+def test_what_a_how_many_question_counts(question, counted):
+    assert counted_words(question) == counted
+
+
+def test_a_number_that_counts_something_else_is_a_mismatch():
+    """Failure kinds: near-fact pick, and an unanswerable question answered from a related number."""
+    DOCS["festival.txt"] = FESTIVAL
+    try:
+        check = ConstraintCheck(DOCS.__getitem__, checks=("count",))
+        quote = "The festival sold 4,000 tickets in its first year."
+        mismatch = check.check("How many volunteers worked at the festival's bar?", "4,000 [1]",
+                               [cite("festival.txt", quote)], [hit("festival.txt")])
+        assert mismatch is not None and mismatch.kind == "count"
+        assert mismatch.hint == "Answer with the number of volunteers."
+        assert mismatch.keep(hit("festival.txt"), "Twelve volunteers ran the bar, and 35 bands played.")
+        assert not mismatch.keep(hit("festival.txt"), quote)
+        # The number counts what is asked, in the cited sentence or in the reply itself.
+        assert check.check("How many tickets did the festival sell?", "4,000 [1]",
+                           [cite("festival.txt", quote)], [hit("festival.txt")]) is None
+        assert check.check("How many tickets did the festival sell?", "4,000 tickets were sold [1]",
+                           [cite("festival.txt", "The festival sold 4,000")], [hit("festival.txt")]) is None
+        # "people" says nothing about what the number stands beside ("75,000 workers"): no check.
+        assert check.check("How many people worked at the festival?", "4,000 [1]",
+                           [cite("festival.txt", quote)], [hit("festival.txt")]) is None
+        # Off unless chosen.
+        assert ConstraintCheck(DOCS.__getitem__, checks=("type",)).check(
+            "How many volunteers ran the bar at the festival?", "4,000 [1]", [cite("festival.txt", quote)],
+            [hit("festival.txt")]) is None
+    finally:
+        del DOCS["festival.txt"]
 
 
 def test_a_cited_year_other_than_the_one_asked_is_a_mismatch():
