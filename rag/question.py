@@ -87,8 +87,9 @@ def expected_type(question: str) -> str | None:
 # "how many [of the] <what is counted> <verb or preposition> ...": the words naming what is counted.
 _HOW_MANY = re.compile(r"\bhow many\s+(?:of\s+(?:the|its|their|his|her|these|those)\s+)?"
                        r"((?:[^?.,;:!]|(?<=\d)[.,](?=\d))*)", re.IGNORECASE)
-# Words that end the counted noun phrase besides STOPWORDS (which hold the auxiliaries and most prepositions).
+# Words skipped before the counted noun ("how many more staff", "how many other councils").
 _COUNT_MODIFIERS = frozenset({"more", "other", "further", "fewer", "less"})
+# Words that end the counted noun phrase besides STOPWORDS (which hold the auxiliaries and most prepositions).
 _PHRASE_END = frozenset("""during following across since per between within among without towards toward via
     like near inside outside around beyond upon until throughout against""".split())
 
@@ -101,11 +102,11 @@ def counted_words(question: str) -> tuple[str, ...]:
         return ()
     words: list[str] = []
     for token in tokenize(match.group(1)):
+        if not words and token in _COUNT_MODIFIERS:
+            continue
         # A past-tense verb ends the phrase ("how many volunteers worked ..."); first, it means the question
         # counts a subject it leaves out ("how many raised concerns?"), or an "-ed" adjective that cannot be told
         # apart from one: nothing to check.
-        if not words and token in _COUNT_MODIFIERS:  # "how many more staff", "how many other councils"
-            continue
         if token in STOPWORDS or token in _PHRASE_END or token.endswith("ed"):
             if not words:
                 return ()
