@@ -254,6 +254,11 @@ class ConstraintCheck:
                 return Mismatch("year", f"the question asks about {', '.join(years)}; the cited text states "
                                 f"{', '.join(sorted(stated))}",
                                 keep=lambda hit, sentence: any(y in sentence for y in years))
+        if "year_doc" in self.checks and asked.years and citations:
+            years = asked.years
+            if not any(self._mentions(c.doc_id, y) for c in citations for y in years):
+                return Mismatch("year_doc", f"the cited document never states {', '.join(years)}",
+                                keep=lambda hit, sentence: any(y in sentence for y in years))
         if "names" in self.checks and asked.names and citations:
             cited = list(dict.fromkeys(c.doc_id for c in citations))
             groups = name_groups(question)

@@ -23,7 +23,9 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # asked again on the close sentences, the better-grounded answer is kept.
 # "count": a "how many X" question answered with a number that counts something else ("272 cases" for "how many
 # social workers"; a near-fact pick, or an unanswerable question answered from a related number).
-ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count")
+# "year_doc": no cited document states the year the question gives at all (a question about "the Act of 1989"
+# answered from a document that never mentions 1989; the trap kind of "names", for years).
+ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

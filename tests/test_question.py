@@ -95,6 +95,14 @@ FESTIVAL = ("Lofoten festival\nThe festival sold 4,000 tickets in its first year
             "and 35 bands played over three days.")
 
 
+@pytest.fixture
+def festival():
+    """FESTIVAL among the documents the checks read, for one test."""
+    DOCS["festival.txt"] = FESTIVAL
+    yield
+    del DOCS["festival.txt"]
+
+
 @pytest.mark.parametrize(("question", "counted"), [
     ("How many extra volunteers will the festival hire next year?", ("extra", "volunteers")),
     ("How many of the original 4,000 tickets were sold abroad?", ("original", "tickets")),
@@ -109,32 +117,42 @@ def test_what_a_how_many_question_counts(question, counted):
     assert counted_words(question) == counted
 
 
-def test_a_number_that_counts_something_else_is_a_mismatch():
+def test_a_number_that_counts_something_else_is_a_mismatch(festival):
     """Failure kinds: near-fact pick, and an unanswerable question answered from a related number."""
-    DOCS["festival.txt"] = FESTIVAL
-    try:
-        check = ConstraintCheck(DOCS.__getitem__, checks=("count",))
-        quote = "The festival sold 4,000 tickets in its first year."
-        mismatch = check.check("How many volunteers worked at the festival's bar?", "4,000 [1]",
-                               [cite("festival.txt", quote)], [hit("festival.txt")])
-        assert mismatch is not None and mismatch.kind == "count"
-        assert mismatch.hint == "Answer with the number of volunteers."
-        assert mismatch.keep(hit("festival.txt"), "Twelve volunteers ran the bar, and 35 bands played.")
-        assert not mismatch.keep(hit("festival.txt"), quote)
-        # The number counts what is asked, in the cited sentence or in the reply itself.
-        assert check.check("How many tickets did the festival sell?", "4,000 [1]",
-                           [cite("festival.txt", quote)], [hit("festival.txt")]) is None
-        assert check.check("How many tickets did the festival sell?", "4,000 tickets were sold [1]",
-                           [cite("festival.txt", "The festival sold 4,000")], [hit("festival.txt")]) is None
-        # "people" says nothing about what the number stands beside ("75,000 workers"): no check.
-        assert check.check("How many people worked at the festival?", "4,000 [1]",
-                           [cite("festival.txt", quote)], [hit("festival.txt")]) is None
-        # Off unless chosen.
-        assert ConstraintCheck(DOCS.__getitem__, checks=("type",)).check(
-            "How many volunteers ran the bar at the festival?", "4,000 [1]", [cite("festival.txt", quote)],
-            [hit("festival.txt")]) is None
-    finally:
-        del DOCS["festival.txt"]
+    check = ConstraintCheck(DOCS.__getitem__, checks=("count",))
+    quote = "The festival sold 4,000 tickets in its first year."
+    mismatch = check.check("How many volunteers worked at the festival's bar?", "4,000 [1]",
+                           [cite("festival.txt", quote)], [hit("festival.txt")])
+    assert mismatch is not None and mismatch.kind == "count"
+    assert mismatch.hint == "Answer with the number of volunteers."
+    assert mismatch.keep(hit("festival.txt"), "Twelve volunteers ran the bar, and 35 bands played.")
+    assert not mismatch.keep(hit("festival.txt"), quote)
+    # The number counts what is asked, in the cited sentence or in the reply itself.
+    assert check.check("How many tickets did the festival sell?", "4,000 [1]",
+                       [cite("festival.txt", quote)], [hit("festival.txt")]) is None
+    assert check.check("How many tickets did the festival sell?", "4,000 tickets were sold [1]",
+                       [cite("festival.txt", "The festival sold 4,000")], [hit("festival.txt")]) is None
+    # "people" says nothing about what the number stands beside ("75,000 workers"): no check.
+    assert check.check("How many people worked at the festival?", "4,000 [1]",
+                       [cite("festival.txt", quote)], [hit("festival.txt")]) is None
+    # Off unless chosen.
+    assert ConstraintCheck(DOCS.__getitem__, checks=("type",)).check(
+        "How many volunteers ran the bar at the festival?", "4,000 [1]", [cite("festival.txt", quote)],
+        [hit("festival.txt")]) is None
+
+
+def test_a_year_no_cited_document_states_is_a_mismatch(festival):
+    """Failure kind 5 for years: a question about a year answered from a document that never states it."""
+    check = ConstraintCheck(DOCS.__getitem__, checks=("year_doc",))
+    quote = "The festival sold 4,000 tickets in its first year."
+    mismatch = check.check("How many tickets did the festival sell in 1999?", "4,000 [1]",
+                           [cite("festival.txt", quote)], [hit("festival.txt")])
+    assert mismatch is not None and mismatch.kind == "year_doc" and "1999" in mismatch.reason
+    assert mismatch.keep(hit("orchestra.txt"), "In 1999 it sold 300 tickets.")
+    # A document that states the year anywhere passes, whatever sentence is cited.
+    assert check.check("Who founded the orchestra that moved to Bergen after 1968?", "Marta Lind [1]",
+                       [cite("orchestra.txt", "founded in 1952 by the conductor Marta Lind")],
+                       [hit("orchestra.txt")]) is None
 
 
 def test_a_cited_year_other_than_the_one_asked_is_a_mismatch():
