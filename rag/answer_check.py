@@ -150,9 +150,9 @@ def one_of_several(question: str, answer_text: str, quotes: Sequence[str]) -> bo
 _COUNT_WINDOW = 4
 
 
-def _counted_near(counted: Sequence[str], text: str, wanted: set[str] | None = None) -> bool:
-    """Does a number of ``text`` (one of ``wanted``, if given) stand within _COUNT_WINDOW tokens of a word naming
-    what the question counts?"""
+def counts(counted: Sequence[str], text: str, wanted: set[str] | None = None) -> bool:
+    """Does ``text`` give a number (one of ``wanted``, if given) within _COUNT_WINDOW tokens of a word naming what
+    the question counts?"""
     tokens = tokenize(text)
     stems = [stem(t) for t in tokens]
     for i, token in enumerate(tokens):
@@ -164,18 +164,13 @@ def _counted_near(counted: Sequence[str], text: str, wanted: set[str] | None = N
     return False
 
 
-def counts(counted: Sequence[str], sentence: str) -> bool:
-    """Does the sentence give a number of what the question counts?"""
-    return _counted_near(counted, sentence)
-
-
 def counts_other(counted: Sequence[str], answer_text: str, quotes: Sequence[str]) -> bool:
     """Failure kind: near-fact pick / unanswerable answered. The reply's numbers count something else: none of
     them stands near a word naming what the question counts, in the reply or in a cited sentence."""
     given = numbers(answer_text)
     if not given:
         return False  # no number: the "type" check's case
-    return not any(_counted_near(counted, text, given) for text in (answer_text, *quotes))
+    return not any(counts(counted, text, given) for text in (answer_text, *quotes))
 
 
 def _names(text: str) -> set[str]:
@@ -247,18 +242,20 @@ class ConstraintCheck:
             return Mismatch("count", f"the question counts {what}; the answer's number counts something else",
                             keep=lambda hit, sentence: counts(counted, sentence),
                             hint=f"Answer with the number of {what}.")
-        if "year" in self.checks and asked.years:
+        years = asked.years
+
+        def states_a_year_asked(hit: Hit, sentence: str) -> bool:
+            return any(y in sentence for y in years)
+
+        if "year" in self.checks and years:
             stated = set(YEAR.findall(" ".join(c.quote for c in citations) + " " + text))
-            if stated and not stated & set(asked.years):
-                years = asked.years
+            if stated and not stated & set(years):
                 return Mismatch("year", f"the question asks about {', '.join(years)}; the cited text states "
-                                f"{', '.join(sorted(stated))}",
-                                keep=lambda hit, sentence: any(y in sentence for y in years))
-        if "year_doc" in self.checks and asked.years and citations:
-            years = asked.years
-            if not any(self._mentions(c.doc_id, y) for c in citations for y in years):
-                return Mismatch("year_doc", f"the cited document never states {', '.join(years)}",
-                                keep=lambda hit, sentence: any(y in sentence for y in years))
+                                f"{', '.join(sorted(stated))}", keep=states_a_year_asked)
+        if "year_doc" in self.checks and years and citations and \
+                not any(self._mentions(c.doc_id, y) for c in citations for y in years):
+            return Mismatch("year_doc", f"the cited document never states {', '.join(years)}",
+                            keep=states_a_year_asked)
         if "names" in self.checks and asked.names and citations:
             cited = list(dict.fromkeys(c.doc_id for c in citations))
             groups = name_groups(question)
