@@ -224,14 +224,16 @@ class ConstraintCheck:
         self.checks = tuple(checks)
         self.focus_ratio = focus_ratio
         self._tokens: dict[str, set[str]] = {}
+        self._listed: dict[str, list[tuple[tuple[str, ...], ...]]] = {}
+        self._split: dict[str, tuple[str, list[Span]]] = {}
 
     def check(self, question: str, answer_text: str, citations: Sequence[Citation], passages: Sequence[Hit], *,
               multi_part: bool = False) -> Mismatch | None:
         asked = profile(question)
         text = strip_markers(answer_text)
         if "title" in self.checks and not _TITLE_ASKED.search(question) and _is_a_title(text, passages):
-            return Mismatch("title", "the reply is a document's title, not an answer",
-                            keep=lambda hit, sentence: not _same_terms(sentence, hit.title))
+            return Mismatch("title", "the reply is a document's title or heading, not an answer",
+                            keep=lambda hit, sentence: not _is_a_title(sentence, [hit]))
         wanted = asked.answer_type
         if "type" in self.checks and wanted and not multi_part and not has_type(text, wanted):
             return Mismatch("type", f"the question asks for a {wanted} and the answer gives none",
@@ -266,7 +268,64 @@ class ConstraintCheck:
                 said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
                 return Mismatch("names", f"the cited document never mentions {said}",
                                 keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
+        if "sibling" in self.checks and asked.names and citations and not multi_part:
+            return self._about_a_sibling(question, text, citations)
         return None
+
+    def _about_a_sibling(self, question: str, text: str, citations: Sequence[Citation]) -> Mismatch | None:
+        """Failure kind: trap answered about the wrong entity. A name the question gives is one of a list its
+        cited document gives ("councils in Rotherham, Calderdale and North Yorkshire"), and the cited sentence is
+        about another of that list: it names another and not this one, or neither, and the list name said last
+        before it is another, with this one nowhere in the sentences around it."""
+        for group in name_groups(question):
+            if len(group) != 1:
+                continue  # a question's own list ("Sheffield and Sefton") is answered part by part
+            name = group[0]
+            for c in citations:
+                for listed in self._lists(c.doc_id):
+                    if name not in listed:
+                        continue
+                    others = [alt for alt in listed if alt != name and not _names_in(question, alt)]
+                    # A short reply that is itself another of the list answers a question relating the two
+                    # ("Who does Linda dump?" -> "Milt"); it is not about the wrong one.
+                    if len(text.split()) <= _SHORT_REPLY_WORDS and any(_names_in(text, alt) for alt in others):
+                        continue
+                    document, sentences = self._sentences_of(c.doc_id)
+                    other = subject_elsewhere(document, sentences, c.start, c.end, name, others)
+                    if other is not None:
+                        asked_name, said = " ".join(name), " ".join(other)
+
+                        def about_the_name(hit: Hit, sentence: str, name: tuple[str, ...] = name,
+                                           others: list[tuple[str, ...]] = others) -> bool:
+                            doc, spans = self._sentences_of(hit.chunk.doc_id)
+                            start = doc.find(sentence, hit.chunk.start)
+                            return self._holds(hit.chunk.doc_id, (name,)) and start >= 0 and \
+                                subject_elsewhere(doc, spans, start, start + len(sentence), name, others) is None
+
+                        return Mismatch("sibling", f"the question asks about {asked_name}; the cited sentence is "
+                                        f"about {said}", keep=about_the_name)
+        return None
+
+    def _text(self, doc_id: str) -> str:
+        """A document's text; "" for one no longer in the index (removed while an answer was being checked)."""
+        try:
+            return self.document_text(doc_id)
+        except KeyError:
+            return ""
+
+    def _sentences_of(self, doc_id: str) -> tuple[str, list[Span]]:
+        """A document's text and its sentences (cached for the life of the index)."""
+        if doc_id not in self._split:
+            text = self._text(doc_id)
+            self._split[doc_id] = (text, split_sentences(text))
+        return self._split[doc_id]
+
+    def _lists(self, doc_id: str) -> list[tuple[tuple[str, ...], ...]]:
+        """The lists of names the document's sentences give ("Rotherham, Calderdale and North Yorkshire")."""
+        if doc_id not in self._listed:
+            self._listed[doc_id] = [g for sentence in self._sentences_of(doc_id)[1]
+                                    for g in choice_groups(sentence.text)]
+        return self._listed[doc_id]
 
     def focus(self, question: str, citations: Sequence[Citation], passages: Sequence[Hit]) -> float:
         """How much of the question the cited sentences hold (rag/citations.py, relevance), the best of them."""
@@ -308,14 +367,46 @@ class ConstraintCheck:
 
     def _mentions(self, doc_id: str, name: str) -> bool:
         if doc_id not in self._tokens:
-            try:
-                text = self.document_text(doc_id)
-            except KeyError:
-                text = ""
-            self._tokens[doc_id] = name_tokens(text)
+            self._tokens[doc_id] = name_tokens(self._text(doc_id))
         return mentions(self._tokens[doc_id], name)
 
 
+
+
+# A reply of at most this many words that names another of the list is that name given as the answer.
+_SHORT_REPLY_WORDS = 4
+# How many sentences either side of a cited sentence may name the asked name and so keep the sentence about it.
+_SUBJECT_WINDOW = 2
+
+
+def _name_pattern(name: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(r"\b" + r"\W+".join(re.escape(w) for w in name) + r"\w*", re.IGNORECASE)
+
+
+def _names_in(text: str, name: tuple[str, ...]) -> bool:
+    return bool(_name_pattern(name).search(text))
+
+
+def subject_elsewhere(document: str, sentences: Sequence[Span], start: int, end: int, name: tuple[str, ...],
+                      others: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
+    """Which of ``others`` the span ``document[start:end]`` is about instead of ``name``: one it names, or else the
+    one named last before it; None when ``name`` is named in the span or within _SUBJECT_WINDOW sentences of it
+    (``sentences``: the document's), or the span is about none of them."""
+    inside = [i for i, s in enumerate(sentences) if s.end > start and s.start < end]
+    if inside:
+        low = sentences[max(0, inside[0] - _SUBJECT_WINDOW)].start
+        high = sentences[min(len(sentences) - 1, inside[-1] + _SUBJECT_WINDOW)].end
+        if _name_pattern(name).search(document, low, high):
+            return None
+    named = [alt for alt in others if _name_pattern(alt).search(document, start, end)]
+    if named:
+        return named[0]
+    last, where = None, -1
+    for alt in (name, *others):
+        for match in _name_pattern(alt).finditer(document, 0, start):
+            if match.start() > where:
+                last, where = alt, match.start()
+    return None if last == name else last
 
 
 def _sentences(passages: Sequence[Hit]) -> list[Span]:
@@ -327,5 +418,21 @@ def _same_terms(text: str, title: str) -> bool:
     return bool(a) and bool(b) and len(a & b) >= 0.8 * len(a) and len(a & b) >= 0.6 * len(b)
 
 
+# A heading: a line of a passage standing alone, of at least 3 words (a newspaper's or a section's name, "Southport
+# Visiter", "Agenda item", is a name a question may ask for), with no sentence-ending punctuation.
+_HEADING_END = tuple('.!?:;,"\'”’)')
+_HEADING_WORDS = 3
+
+
+def headings(text: str) -> list[str]:
+    """The lines of ``text`` that read as headings ("OFSTED Report of Inspection of Sheffield's Social Care Services -
+    July 2019" inside an agenda item), not sentences."""
+    return [line for line in (raw.strip() for raw in text.split("\n"))
+            if len(line.split()) >= _HEADING_WORDS and not line.endswith(_HEADING_END)]
+
+
 def _is_a_title(text: str, passages: Sequence[Hit]) -> bool:
-    return any(_same_terms(text, title) for title in {h.title for h in passages})
+    """Failure kind: a title returned as the answer. The reply has the terms of a passage's document title or of
+    a heading inside a passage (a report's heading in the minutes that discuss it)."""
+    titles = {h.title for h in passages} | {line for h in passages for line in headings(h.chunk.text)}
+    return any(_same_terms(text, title) for title in titles)

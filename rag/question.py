@@ -25,7 +25,10 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # social workers"; a near-fact pick, or an unanswerable question answered from a related number).
 # "year_doc": no cited document states the year the question gives at all (a question about "the Act of 1989"
 # answered from a document that never mentions 1989; the trap kind of "names", for years).
-ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc")
+# "sibling": the cited sentence is about another of the names its document lists with the one the question gives
+# ("councils in Rotherham, Calderdale and North Yorkshire": a question about Calderdale answered from a sentence
+# about North Yorkshire; a trap answered about the wrong entity, the document naming both).
+ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -3,7 +3,7 @@ text outside the seeds: every rule must hold for documents the project was not t
 
 import pytest
 
-from rag.answer_check import ConstraintCheck
+from rag.answer_check import ConstraintCheck, headings
 from rag.prompts import list_lines
 from rag.question import counted_words, has_type, name_groups, profile, question_names, wants_list
 from rag.types import Chunk, Citation, Hit
@@ -207,6 +207,63 @@ def test_a_headline_is_not_an_answer():
     assert not mismatch.keep(hit("orchestra.txt"), "Halden Orchestra review")
     assert check.check("What is the headline of the article?", "Halden Orchestra review [1].",
                        [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
+
+
+def test_a_heading_inside_a_passage_is_not_an_answer():
+    """Failure kind: a title returned as the answer, when the title is a heading inside the text (minutes that
+    discuss a report carry the report's name as a line of its own). A short line naming a newspaper is a name a
+    question may ask for, not a heading."""
+    minutes = ("Agenda item\n\nArts Council Review of the Halden Orchestra - March 2021\n\nMinutes:\n\n"
+               "The committee noted that the review had rated the orchestra as excellent.\n\nBergen Courier\n")
+    passage = Hit(chunk=Chunk(0, "minutes.txt", 0, 0, len(minutes), minutes), title="Agenda item", score=1.0)
+    check = ConstraintCheck({"minutes.txt": minutes}.__getitem__)
+    heading = "Arts Council Review of the Halden Orchestra - March 2021"
+    start = minutes.index(heading)
+    cited = [Citation(1, "minutes.txt", "", start, start + len(heading), heading, 1, 0.9)]
+    mismatch = check.check("In 2021, what verdict did the review reach on the orchestra?", f"{heading} [1]",
+                           cited, [passage])
+    assert mismatch is not None and mismatch.kind == "title"
+    assert not mismatch.keep(passage, heading)
+    assert mismatch.keep(passage, "The committee noted that the review had rated the orchestra as excellent.")
+    assert headings(minutes) == [heading]  # "Bergen Courier" and "Agenda item" are too short to be headlines
+
+
+def test_a_sentence_about_another_of_the_listed_names_does_not_answer_for_this_one():
+    """Failure kind: trap answered about the wrong entity. The document lists three orchestras, then says what
+    each did; a question about Bergen answered from the sentence about Halden is retried on the sentences about
+    Bergen (and abstains when none says it). A short reply that is another of the list answers a question that
+    relates the two, and is kept."""
+    review = ("Inspectors visited orchestras in Halden, Bergen and Tromso last spring. They looked at money, "
+              "concerts and staff. Each visit took a week.\n\n"
+              "Halden's orchestra had 40 unpaid invoices. There were also 12 concerts cancelled. Ticket sales fell by "
+              "a third. The music director resigned.\n\n"
+              "In Bergen the board met the inspectors twice. The Bergen board later thanked Halden for its help.\n\n"
+              "The report was published in June. It ran to 80 pages.\n\nTromso was praised for its accounts.")
+    passage = Hit(chunk=Chunk(0, "review.txt", 0, 0, len(review), review), title="review", score=1.0)
+    check = ConstraintCheck({"review.txt": review}.__getitem__)
+
+    def cited(quote: str) -> list[Citation]:
+        start = review.index(quote)
+        return [Citation(1, "review.txt", "", start, start + len(quote), quote, 1, 0.9)]
+
+    # The cited sentence names no orchestra; the one named last before it is Halden, and Bergen is not near.
+    mismatch = check.check("How many concerts did Bergen cancel?", "12 [1]",
+                           cited("There were also 12 concerts cancelled."), [passage])
+    assert mismatch is not None and mismatch.kind == "sibling"
+    assert mismatch.keep(passage, "In Bergen the board met the inspectors twice.")
+    assert not mismatch.keep(passage, "There were also 12 concerts cancelled.")
+    # The same sentence, asked about Halden, is kept; so is a sentence naming Bergen.
+    assert check.check("How many concerts did Halden cancel?", "12 [1]",
+                       cited("There were also 12 concerts cancelled."), [passage]) is None
+    assert check.check("How often did the Bergen board meet the inspectors?", "Twice [1]",
+                       cited("In Bergen the board met the inspectors twice."), [passage]) is None
+    # "Who did Bergen's board thank?" -> "Halden": the reply is the other name, which is what was asked.
+    assert check.check("Who did the Bergen board thank?", "Halden [1]",
+                       cited("The Bergen board later thanked Halden for its help."), [passage]) is None
+    # A sentence about Tromso does not answer for Halden.
+    mismatch = check.check("What was Halden praised for?", "Its accounts [1]",
+                           cited("Tromso was praised for its accounts."), [passage])
+    assert mismatch is not None and mismatch.kind == "sibling"
 
 
 def test_checks_can_be_switched_off():
