@@ -164,6 +164,14 @@ def counts(counted: Sequence[str], text: str, wanted: set[str] | None = None) ->
     return False
 
 
+def ungrounded(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
+    """Failure kinds: unanswerable answered, near-fact pick. The reply adds words to the question ("a rating of
+    inadequate") and none of them is in a cited sentence: the citation check kept the reply for the question's
+    own words, which the sentence holds, while the answer came from elsewhere or nowhere."""
+    new = terms(answer_text) - terms(question)
+    return bool(new) and not new & terms(" ".join(quotes))
+
+
 def counts_other(counted: Sequence[str], answer_text: str, quotes: Sequence[str]) -> bool:
     """Failure kind: near-fact pick / unanswerable answered. The reply's numbers count something else: none of
     them stands near a word naming what the question counts, in the reply or in a cited sentence."""
@@ -231,6 +239,9 @@ class ConstraintCheck:
               multi_part: bool = False) -> Mismatch | None:
         asked = profile(question)
         text = strip_markers(answer_text)
+        if "grounded" in self.checks and citations and ungrounded(question, text, [c.quote for c in citations]):
+            return Mismatch("grounded", "none of the answer's own words is in the sentences it cites",
+                            keep=lambda hit, sentence: True)
         if "title" in self.checks and not _TITLE_ASKED.search(question) and _is_a_title(text, passages):
             return Mismatch("title", "the reply is a document's title or heading, not an answer",
                             keep=lambda hit, sentence: not _is_a_title(sentence, [hit]))

@@ -28,7 +28,10 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "sibling": the cited sentence is about another of the names its document lists with the one the question gives
 # ("councils in Rotherham, Calderdale and North Yorkshire": a question about Calderdale answered from a sentence
 # about North Yorkshire; a trap answered about the wrong entity, the document naming both).
-ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling")
+# "grounded": none of the reply's own words (those the question does not give) is in a cited sentence: the cited
+# sentence supports the restated question, not the answer ("a rating of inadequate" cited from a sentence about
+# "serious failings").
+ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -3,7 +3,7 @@ text outside the seeds: every rule must hold for documents the project was not t
 
 import pytest
 
-from rag.answer_check import ConstraintCheck, headings
+from rag.answer_check import ConstraintCheck, headings, ungrounded
 from rag.prompts import list_lines
 from rag.question import counted_words, has_type, name_groups, profile, question_names, wants_list
 from rag.types import Chunk, Citation, Hit
@@ -264,6 +264,21 @@ def test_a_sentence_about_another_of_the_listed_names_does_not_answer_for_this_o
     mismatch = check.check("What was Halden praised for?", "Its accounts [1]",
                            cited("Tromso was praised for its accounts."), [passage])
     assert mismatch is not None and mismatch.kind == "sibling"
+
+
+def test_an_answer_whose_own_words_no_cited_sentence_holds_is_not_grounded():
+    """Failure kinds: unanswerable answered, near-fact pick. The cited sentence holds the question's words, so the
+    citation check keeps the reply, but not the answer the reply adds."""
+    check = ConstraintCheck(DOCS.__getitem__)
+    quote = "The Tromso Choir was rated excellent in 1990 by the national arts council."
+    mismatch = check.check("What rating did the national arts council give the Tromso Choir?",
+                           "The national arts council gave the Tromso Choir a rating of outstanding [1].",
+                           [cite("choir.txt", quote)], [hit("choir.txt")])
+    assert mismatch is not None and mismatch.kind == "grounded"
+    assert check.check("What rating did the national arts council give the Tromso Choir?",
+                       "The national arts council rated the Tromso Choir excellent [1].",
+                       [cite("choir.txt", quote)], [hit("choir.txt")]) is None
+    assert ungrounded("How many rehearsals?", "Two rehearsals [1]", ["They held 2 rehearsals."]) is False
 
 
 def test_checks_can_be_switched_off():
