@@ -20,8 +20,15 @@ from collections.abc import Sequence
 from rag.prompts import is_decline
 from rag.types import Hit
 
+# "two"/"three" ask about several things ("which two councils", "what were the three years that ..."), except in
+# a span of time ("over the last two years", "two months before"), which is one thing; "each other" is one
+# relation, not one question per party. (Compounds such as "a two-month expedition" were measured too and stay
+# multi-part: docs/decisions.md.)
+_SPAN_OF_TIME = r"\s+(?:\w+\s+)?(?:years?|months?|weeks?|days?|decades?|hours?|minutes?|centuries|times|seasons?)\b"
 _MULTI_PART = re.compile(
-    r"\b(?:two|three|both|each|respectively|versus|vs\.?|compared?\s+(?:with|to)|comparison|difference between)\b"
+    rf"(?:(?<=\bthe )|(?<=\bwhich )|(?<=\bwhat ))(?:two|three)\b|\b(?:two|three)\b(?!{_SPAN_OF_TIME})"
+    r"|\beach\b(?!\s+other\b)"
+    r"|\b(?:both|respectively|versus|vs\.?|compared?\s+(?:with|to)|comparison|difference between)\b"
     r"|[,;]\s*and\s+(?:how|what|who|whom|which|when|where|why)\b",
     re.IGNORECASE,
 )

@@ -25,9 +25,10 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # social workers"; a near-fact pick, or an unanswerable question answered from a related number).
 # "year_doc": no cited document states the year the question gives at all (a question about "the Act of 1989"
 # answered from a document that never mentions 1989; the trap kind of "names", for years).
-# "sibling": the cited sentence is about another of the names its document lists with the one the question gives
-# ("councils in Rotherham, Calderdale and North Yorkshire": a question about Calderdale answered from a sentence
-# about North Yorkshire; a trap answered about the wrong entity, the document naming both).
+# "sibling": the cited sentence, or the reply itself, is about another of the names its document lists with the
+# one the question gives ("councils in Rotherham, Calderdale and North Yorkshire": a question about Calderdale
+# answered from a sentence about North Yorkshire; a trap answered about the wrong entity, the document naming
+# both). Abstains without a retry: retries answered with the other name's facts again.
 # "grounded": none of the reply's own words (those the question does not give) is in a cited sentence: the cited
 # sentence supports the restated question, not the answer ("a rating of inadequate" cited from a sentence about
 # "serious failings").

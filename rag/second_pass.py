@@ -102,7 +102,10 @@ def mismatch_of(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | No
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:
     """The same question on the next-best evidence: the sentences of the ranked passages that fit what the
-    question asks (with their neighbours), best first; None when no passage has any."""
+    question asks (with their neighbours), best first; None when no passage has any, or the mismatch is one that
+    abstains at once."""
+    if mismatch.keep is None:
+        return None
     s = p.settings
     pool = prep.ranked[: max(s.context_k, s.top_k) * 2] or prep.context
     excerpts = tuple(_second_pass_selector(p).select(prep.standalone or prep.question, pool, keep=mismatch.keep))

@@ -11,6 +11,8 @@ from rag.types import Chunk, Hit
 
 @pytest.mark.parametrize("question", [
     "Which two towns held a festival in 2020?",
+    "Which three rivers flooded in two years?",
+    "What were the three years in which the hall burned?",  # years as the items asked for
     "Did both companies report a loss?",
     "What did the mayor and the bishop each say about the bridge?",
     "How tall is the north tower compared with the south tower?",
@@ -26,6 +28,9 @@ def test_questions_about_several_things_are_multi_part(question):
     "Who opened the new library and when?",  # one event: one document answers it
     "Which company reported a loss?",
     "What did the twentieth report say?",  # "two" only as a whole word
+    "What has the museum spent money on over the last two years?",  # a span of time is one thing
+    "Who left the band three months before the tour?",
+    "Which singers had never met each other?",  # "each other": one relation
 ])
 def test_plain_questions_are_not(question):
     assert not is_multi_part(question)
