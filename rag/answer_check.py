@@ -45,6 +45,10 @@ _CAPITALISED = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z][a-zA-Z'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
 
 
+# The verdict on a reply of which the citation check kept nothing; the "supported" check retries it.
+UNSUPPORTED = "no sentence of the generated answer is supported by the passages"
+
+
 @dataclass(frozen=True)
 class Verdict:
     answers: bool
@@ -60,7 +64,7 @@ class AnswerCheck:
         if is_decline(raw):
             return Verdict(False, "the model found no answer in the passages")
         if not citations:
-            return Verdict(False, "no sentence of the generated answer is supported by the passages")
+            return Verdict(False, UNSUPPORTED)
         quotes = [c.quote for c in citations]
         if not added_terms(question, answer_text) and not picks_from(question, answer_text, quotes):
             return Verdict(False, "the answer only restates the question")

@@ -32,7 +32,9 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "grounded": none of the reply's own words (those the question does not give) is in a cited sentence: the cited
 # sentence supports the restated question, not the answer ("a rating of inadequate" cited from a sentence about
 # "serious failings").
-ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded")
+# "supported": the citation check kept no sentence of the reply (the model paraphrased past the passages, or
+# answered from outside them); asked once more on the closest sentences, and the retry checked like any answer.
+ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

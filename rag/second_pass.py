@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Generator as Coroutine
 from typing import TYPE_CHECKING
 
-from rag.answer_check import Mismatch, one_of_several
+from rag.answer_check import UNSUPPORTED, Mismatch, one_of_several
 from rag.evidence import EvidenceSelector
 from rag.multipart import merge_items
 from rag.prompts import list_lines
@@ -24,8 +24,9 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
     """Holds a first answer to what the question asks (rag/answer_check.py): a reply that does not fit is
     asked again on the sentences that do, or abstains; one cited from a sentence far from the question is
     asked again on the closest sentences and the better-grounded answer kept; a list question's answer is
-    completed from the closest sentences."""
-    mismatch = mismatch_of(p, prep, answer)
+    completed from the closest sentences; a reply the passages do not support at all is asked again on the
+    closest sentences ("supported")."""
+    mismatch = mismatch_of(p, prep, answer) or _unsupported(p, prep, answer)
     if mismatch is not None:
         timings["retry"] = mismatch.kind
         retry = retry_on_evidence(p, prep, mismatch)
@@ -99,6 +100,16 @@ def mismatch_of(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | No
         return None
     return p.constraints.check(prep.standalone or prep.question, answer.text, answer.citations, prep.context,
                                   multi_part=prep.multi_part)
+
+def _unsupported(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | None:
+    """Failure kind: answerable wrongly abstained. The citation check kept no sentence of a reply to passages that
+    passed the relevance gate (the model paraphrased past them, or answered from elsewhere): one more try on the
+    closest sentences, whose reply is checked like any other."""
+    if not (answer.abstained and answer.abstain_reason == UNSUPPORTED and prep.abstain_reason is None
+            and "supported" in p.settings.answer_check_list):
+        return None
+    return Mismatch("supported", UNSUPPORTED, keep=lambda hit, sentence: True)
+
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:
     """The same question on the next-best evidence: the sentences of the ranked passages that fit what the

@@ -138,3 +138,24 @@ def test_a_number_counting_something_else_is_not_an_answer(tmp_path, corpus, emb
     assert answer.abstained and answer.timings["retry"] == "count" and "concerts" in answer.abstain_reason
     p = pipeline(tmp_path / "off", corpus, embedder, lambda messages: "Three [1].", answer_checks="type")
     assert not p.ask(question).abstained
+
+
+def test_an_unsupported_reply_is_asked_again_on_the_closest_sentences(tmp_path, corpus, embedder):
+    """Failure kind: answerable wrongly abstained (the first reply paraphrased past the passage)."""
+    def reply(messages):  # the first prompt holds both documents; the retry only the close sentences
+        if "Tromso" in messages[-1].content:
+            return "A famous maestro started it long ago."
+        return "Marta Lind founded it in 1952."
+
+    p = pipeline(tmp_path, corpus, embedder, reply, answer_checks="supported")
+    answer = p.ask("Who founded the Halden Orchestra?")
+    assert not answer.abstained and "Marta Lind" in answer.text
+    assert answer.timings["retry"] == "supported" and len(p.generator.prompts) == 2
+    # Without the "supported" check the unsupported reply abstains at once.
+    off = pipeline(tmp_path / "off", corpus, embedder, reply)
+    assert off.ask("Who founded the Halden Orchestra?").abstained and len(off.generator.prompts) == 1
+    # A retry the passages do not support either still abstains.
+    never = pipeline(tmp_path / "never", corpus, embedder, lambda m: "A famous maestro started it long ago.",
+                     answer_checks="supported")
+    answer = never.ask("Who founded the Halden Orchestra?")
+    assert answer.abstained and len(never.generator.prompts) == 2
