@@ -119,6 +119,7 @@ def run_case(pipeline: RagPipeline, case: EvalCase, *, retrieve_only: bool,
                        "ndcg@10": M.ndcg_at(ranked, gold)})
     if answer is not None:
         record.update(prediction=answer.text, abstained=answer.abstained, abstain_reason=answer.abstain_reason,
+                      abstain_kind=answer.abstain_kind,
                       standalone_question=answer.standalone_question, raw_generation=answer.raw_generation,
                       unsupported_sentences=list(answer.unsupported),
                       citations=[{"n": c.n, "doc": c.doc_id, "start": c.start, "end": c.end, "quote": c.quote,

@@ -106,6 +106,11 @@ def markdown(results: dict[str, Any], plots: list[Path]) -> str:
     lines += ["| type | n | " + " | ".join(cols) + " |", "|---|---|" + "---|" * len(cols)]
     lines += [f"| {name} | {v['n']} | " + " | ".join(_fmt(v.get(c)) for c in cols) + " |"
               for name, v in by_type.items()]
+    kinds = t.get("abstained_by_kind") or {}
+    if kinds:
+        lines += ["", "## Abstentions by kind", "", "| kind | answerable (wrongly) | unanswerable (rightly) |",
+                  "|---|---|---|"]
+        lines += [f"| {kind} | {n['answerable']} | {n['unanswerable']} |" for kind, n in kinds.items()]
     lines += ["", "## Plots", ""] + [f"![{p.stem}]({p.name})" for p in plots]
     fails = results["failures"]
     lines += ["", f"## Failures ({len(fails)})", ""]

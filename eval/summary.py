@@ -48,6 +48,7 @@ def _answer_totals(ok: list[dict]) -> dict[str, Any]:
     totals["abstention_recall"] = _share(unanswerable, lambda r: r.get("abstained"))
     totals["abstention_precision"] = _share(abstained, lambda r: not r["answerable"])
     totals["false_abstention_rate"] = _share(answerable, lambda r: r.get("abstained"))
+    totals["abstained_by_kind"] = abstained_by_kind(abstained)
     follow_ups = [r for r in answerable if r.get("turns")]
     totals["follow_up_correct_and_cited"] = _mean(follow_ups, "correct_and_cited")
     totals.update(paraphrase_consistency(ok))
@@ -57,6 +58,16 @@ def _answer_totals(ok: list[dict]) -> dict[str, Any]:
         rates = [r["timings"][rate] for r in ok if rate in r.get("timings", {})]
         totals[key] = round(statistics.fmean(rates), 1) if rates else None
     return totals
+
+
+def abstained_by_kind(abstained: list[dict]) -> dict[str, dict[str, int]]:
+    """How many answerable and unanswerable questions each kind of abstention took (Answer.abstain_kind): which
+    check costs right answers, and which one keeps traps out."""
+    kinds: dict[str, dict[str, int]] = {}
+    for r in abstained:
+        counts = kinds.setdefault(r.get("abstain_kind") or "unknown", {"answerable": 0, "unanswerable": 0})
+        counts["answerable" if r["answerable"] else "unanswerable"] += 1
+    return dict(sorted(kinds.items(), key=lambda kv: -sum(kv[1].values())))
 
 
 def paraphrase_consistency(records: list[dict]) -> dict[str, Any]:

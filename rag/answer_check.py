@@ -45,14 +45,21 @@ _CAPITALISED = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z][a-zA-Z'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
 
 
-# The verdict on a reply of which the citation check kept nothing; the "supported" check retries it.
-UNSUPPORTED = "no sentence of the generated answer is supported by the passages"
+# Why a reply is not an answer, as a kind for programs (``Answer.abstain_kind``; the reason text is for people).
+# A constraint check's abstention has the check's name as its kind (ANSWER_CHECKS).
+DECLINED = "declined"  # the model said the passages hold no answer
+UNSUPPORTED = "unsupported"  # the citation check kept no sentence of the reply; the "supported" check retries it
+RESTATED = "restated"
+NO_NAME = "no_name"
+NO_NUMBER = "no_number"
+SECTION_LABEL = "section_label"
 
 
 @dataclass(frozen=True)
 class Verdict:
     answers: bool
     reason: str | None = None
+    kind: str | None = None  # one of the kinds above when the reply is not an answer
 
 
 class AnswerCheck:
@@ -62,20 +69,21 @@ class AnswerCheck:
         of the passages the citations point into."""
         answer_text = strip_markers(answer_text)
         if is_decline(raw):
-            return Verdict(False, "the model found no answer in the passages")
+            return Verdict(False, "the model found no answer in the passages", DECLINED)
         if not citations:
-            return Verdict(False, UNSUPPORTED)
+            return Verdict(False, "no sentence of the generated answer is supported by the passages", UNSUPPORTED)
         quotes = [c.quote for c in citations]
         if not added_terms(question, answer_text) and not picks_from(question, answer_text, quotes):
-            return Verdict(False, "the answer only restates the question")
+            return Verdict(False, "the answer only restates the question", RESTATED)
         if _ASKS_NAME.search(question) and not _names(answer_text) - _names(question):
-            return Verdict(False, "the question asks for a name and the answer gives none")
+            return Verdict(False, "the question asks for a name and the answer gives none", NO_NAME)
         answer_numbers = numbers(answer_text)
         if expected_type(question) == "number" and not answer_numbers:
-            return Verdict(False, "the question asks for a number and the answer gives none")
+            return Verdict(False, "the question asks for a number and the answer gives none", NO_NUMBER)
         labels = {m.group(1) for text in sources for m in _SECTION_LABEL.finditer(text)}
         if answer_numbers and answer_numbers <= labels and not _used_as_quantity(answer_numbers, sources):
-            return Verdict(False, "the answer's number is a section label in the document, not a quantity")
+            return Verdict(False, "the answer's number is a section label in the document, not a quantity",
+                           SECTION_LABEL)
         return Verdict(True)
 
 

@@ -35,6 +35,9 @@ from rag.types import Answer, Document, Hit, Prepared, StreamEvent
 
 log = logging.getLogger(__name__)
 
+# The retrieval gate's abstention kinds (Answer.abstain_kind); the answer checks' are in rag/answer_check.py.
+NO_MATCH = "no_match"
+NOT_RELEVANT = "not_relevant"
 
 
 class RagPipeline:
@@ -206,20 +209,21 @@ class RagPipeline:
                 context = tuple(selector.select(query, context))
                 timings["evidence_s"] = time.perf_counter() - started
             groups = (context,)
-        reason = None
+        reason = kind = None
         if not hits:
-            reason = "nothing in the index matches the question"
+            reason, kind = "nothing in the index matches the question", NO_MATCH
         elif relevance.dense < s.min_retrieval_score and not (s.relevance_by_names and relevance.names_found):
             # Exact lexical evidence (a passage holding every name the question gives, an acronym say) vouches
             # for a passage that the embedding scores low.
             reason = (f"no passage is relevant enough (best similarity {relevance.dense:.2f} < "
                       f"{s.min_retrieval_score:.2f})")
+            kind = NOT_RELEVANT
         shown = hits[: s.top_k]
         shown += tuple(h for h in context if h not in shown)
         multi_part = multi_part and bool(hits)
         style = s.multi_part_prompt if multi_part else s.answer_prompt
         return Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
-                        ranked=tuple(found), documents=allowed)
+                        ranked=tuple(found), documents=allowed, abstain_kind=kind)
 
     def messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens."""
@@ -237,7 +241,7 @@ class RagPipeline:
         """Stage 3: check a reply against the passages (citations, abstention) and build the Answer."""
         model = self.generator.describe()
         if prep.abstain_reason is not None:
-            return self.abstain(prep, prep.abstain_reason, raw, timings, model)
+            return self.abstain(prep, prep.abstain_reason, raw, timings, model, kind=prep.abstain_kind)
         question = prep.standalone or prep.question
         started = time.perf_counter()
         listed = prep.style == "list"
@@ -247,16 +251,18 @@ class RagPipeline:
         timings["cite_s"] = time.perf_counter() - started
         verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in prep.context])
         if not verdict.answers:
-            return self.abstain(prep, verdict.reason or "no supported answer", raw, timings, model)
+            return self.abstain(prep, verdict.reason or "no supported answer", raw, timings, model, kind=verdict.kind)
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
                       passages=prep.hits, sentences=tuple(sentences), standalone_question=prep.standalone,
                       raw_generation=raw, timings=timings, model=model,
                       abstain_reason=None, unsupported=tuple(dropped), provenance=self.provenance(prep))
 
     def abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
-                model: dict[str, object]) -> Answer:
+                model: dict[str, object], *, kind: str | None) -> Answer:
+        """``kind`` is the reason as a name for programs (``Answer.abstain_kind``)."""
         return Answer(question=prep.question, text=ABSTAIN_TEXT, abstained=True, citations=(),
                       passages=prep.hits, standalone_question=prep.standalone, abstain_reason=reason,
+                      abstain_kind=kind,
                       raw_generation=raw, timings=timings, model=model, provenance=self.provenance(prep))
 
     def provenance(self, prep: Prepared | None = None) -> dict[str, object]:

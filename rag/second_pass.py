@@ -31,13 +31,13 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
         timings["retry"] = mismatch.kind
         retry = retry_on_evidence(p, prep, mismatch)
         if retry is None:
-            return p.abstain(prep, mismatch.reason, raw, timings, answer.model)
+            return p.abstain(prep, mismatch.reason, raw, timings, answer.model, kind=mismatch.kind)
         yield StreamEvent("retry", text=mismatch.reason)
         raw = yield from p.drafted(retry, timings, stream=stream)
         second = p.finish(retry, raw, timings)
         again = mismatch_of(p, retry, second)
         if again is not None:
-            second = p.abstain(prep, again.reason, raw, timings, answer.model)
+            second = p.abstain(prep, again.reason, raw, timings, answer.model, kind=again.kind)
         return _with_passages(second, prep, retry)
     if answer.abstained:
         return answer
@@ -105,10 +105,11 @@ def _unsupported(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | N
     """Failure kind: answerable wrongly abstained. The citation check kept no sentence of a reply to passages that
     passed the relevance gate (the model paraphrased past them, or answered from elsewhere): one more try on the
     closest sentences, whose reply is checked like any other."""
-    if not (answer.abstained and answer.abstain_reason == UNSUPPORTED and prep.abstain_reason is None
+    if not (answer.abstained and answer.abstain_kind == UNSUPPORTED and prep.abstain_reason is None
             and "supported" in p.settings.answer_check_list):
         return None
-    return Mismatch("supported", UNSUPPORTED, keep=lambda hit, sentence: True)
+    return Mismatch("supported", answer.abstain_reason or "no sentence of the reply is supported",
+                    keep=lambda hit, sentence: True)
 
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:

@@ -80,7 +80,7 @@ class Answer:
     passages: tuple[Hit, ...]
     sentences: tuple[AnswerSentence, ...] = ()
     standalone_question: str | None = None
-    abstain_reason: str | None = None
+    abstain_reason: str | None = None  # for people
     raw_generation: str = ""
     unsupported: tuple[str, ...] = ()
     timings: dict[str, float] = field(default_factory=dict)
@@ -88,6 +88,10 @@ class Answer:
     # What shaped this answer, to reproduce or audit it: index snapshot, embedder fingerprint, generator file and
     # sha256, the settings that matter (top_k, passages, prompt style) and any document filter.
     provenance: dict[str, object] = field(default_factory=dict)
+    # The abstention's reason as a name, for programs: "no_match" or "not_relevant" (retrieval), a kind of
+    # rag/answer_check.py's Verdict ("declined", "unsupported", "restated", ...), or the name of the answer
+    # check that failed ("names", "year", "type", ...; ANSWER_CHECKS in rag/question.py).
+    abstain_kind: str | None = None
 
     def to_json(self) -> dict[str, object]:
         """The ``rag ask --json`` object."""
@@ -109,6 +113,8 @@ class Answer:
             out["standalone_question"] = self.standalone_question
         if self.abstain_reason is not None:
             out["abstain_reason"] = self.abstain_reason
+        if self.abstain_kind is not None:
+            out["abstain_kind"] = self.abstain_kind
         if self.unsupported:
             out["unsupported_sentences"] = list(self.unsupported)
         return out
@@ -143,3 +149,4 @@ class Prepared:
     ranked: tuple[Hit, ...] = ()  # the whole fused ranking (candidates deep): where a retry looks for evidence
     hint: str = ""  # added to the question in the prompt (a retry's answer type)
     documents: frozenset[str] | None = None  # the document filter's ids, None for the whole index
+    abstain_kind: str | None = None  # abstain_reason as a name (Answer.abstain_kind)

@@ -22,15 +22,15 @@ def test_supported_answers_pass(seed_pipeline, embedder):
 
 def test_decline_and_unsupported_replies_abstain(seed_pipeline, embedder):
     v = judge(seed_pipeline, embedder, "How many cases did Sheffield examine?", "Not mentioned in the passages.")
-    assert not v.answers and "no answer" in v.reason
+    assert not v.answers and "no answer" in v.reason and v.kind == "declined"
     v = judge(seed_pipeline, embedder, "How many cases did Sheffield examine?", "Sheffield examined 300 cases.")
-    assert not v.answers and "supported by the passages" in v.reason
+    assert not v.answers and "supported by the passages" in v.reason and v.kind == "unsupported"
 
 
 def test_restating_the_question_is_not_an_answer(seed_pipeline, embedder):
     v = judge(seed_pipeline, embedder, "Which cases did Sheffield's review examine?",
               "Sheffield's review examined cases.")
-    assert not v.answers and "restates" in v.reason
+    assert not v.answers and "restates" in v.reason and v.kind == "restated"
 
 
 def test_name_and_number_questions_need_a_name_and_a_number(seed_pipeline, embedder):

@@ -48,7 +48,8 @@ def test_a_reason_given_for_a_period_is_retried_with_a_type_hint(tmp_path, corpu
 def test_an_answer_about_another_entity_abstains_when_no_passage_names_the_one_asked(tmp_path, corpus, embedder):
     p = pipeline(tmp_path, corpus, embedder, lambda messages: "Poor.")
     answer = p.ask("What rating did the arts council give the Bergen Quartet in 2015?")
-    assert answer.abstained and "bergen" in answer.abstain_reason
+    assert answer.abstained and "bergen" in answer.abstain_reason and answer.abstain_kind == "names"
+    assert answer.to_json()["abstain_kind"] == "names"
 
 
 def test_checks_off_keep_the_first_reply(tmp_path, corpus, embedder):
@@ -102,7 +103,8 @@ def test_a_passage_holding_every_name_of_the_question_passes_the_relevance_gate(
     question = "What is the Halden Orchestra's conductor called?"
     strict = {"min_retrieval_score": 0.99}  # no passage is similar enough by embedding alone
     gated = pipeline(tmp_path / "a", corpus, embedder, lambda m: "Marta Lind.", **strict, relevance_by_names=False)
-    assert gated.ask(question).abstained and gated.generator.prompts == []
+    gated_answer = gated.ask(question)
+    assert gated_answer.abstained and gated_answer.abstain_kind == "not_relevant" and gated.generator.prompts == []
     named = pipeline(tmp_path / "b", corpus, embedder, lambda m: "Marta Lind.", **strict, relevance_by_names=True)
     assert not named.ask(question).abstained
     # A question whose names no passage holds stays gated.
@@ -136,6 +138,7 @@ def test_a_number_counting_something_else_is_not_an_answer(tmp_path, corpus, emb
     p = pipeline(tmp_path, corpus, embedder, lambda messages: "Three [1].", answer_checks="type,count")
     answer = p.ask(question)
     assert answer.abstained and answer.timings["retry"] == "count" and "concerts" in answer.abstain_reason
+    assert answer.abstain_kind == "count"
     p = pipeline(tmp_path / "off", corpus, embedder, lambda messages: "Three [1].", answer_checks="type")
     assert not p.ask(question).abstained
 
@@ -153,9 +156,10 @@ def test_an_unsupported_reply_is_asked_again_on_the_closest_sentences(tmp_path, 
     assert answer.timings["retry"] == "supported" and len(p.generator.prompts) == 2
     # Without the "supported" check the unsupported reply abstains at once.
     off = pipeline(tmp_path / "off", corpus, embedder, reply)
-    assert off.ask("Who founded the Halden Orchestra?").abstained and len(off.generator.prompts) == 1
+    at_once = off.ask("Who founded the Halden Orchestra?")
+    assert at_once.abstained and at_once.abstain_kind == "unsupported" and len(off.generator.prompts) == 1
     # A retry the passages do not support either still abstains.
     never = pipeline(tmp_path / "never", corpus, embedder, lambda m: "A famous maestro started it long ago.",
                      answer_checks="supported")
     answer = never.ask("Who founded the Halden Orchestra?")
-    assert answer.abstained and len(never.generator.prompts) == 2
+    assert answer.abstained and answer.abstain_kind == "unsupported" and len(never.generator.prompts) == 2

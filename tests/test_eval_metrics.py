@@ -60,6 +60,7 @@ def _record(i, *, answerable=True, abstained=False, contains=1.0, type_="fact"):
         scores.update(citation_recall=1.0, citation_precision=1.0)
     return {"id": f"q{i}", "question": f"question {i}", "answers": ["x"] if answerable else [],
             "answerable": answerable, "type": type_, "abstained": abstained, "prediction": "p",
+            **({"abstain_kind": "names"} if abstained else {}),
             "latency_s": 1.0 + i, "scores": scores, "retrieved_docs": ["a"], "timings": {}}
 
 
@@ -71,6 +72,7 @@ def test_aggregate_abstention_and_failures(tmp_path):
     assert totals["abstention_precision"] == 0.5
     assert totals["false_abstention_rate"] == pytest.approx(1 / 3, abs=1e-4)
     assert totals["latency_p50_s"] == 3.0
+    assert totals["abstained_by_kind"] == {"names": {"answerable": 1, "unanswerable": 1}}
     causes = {f["id"]: f["cause"] for f in failures(records)}
     assert set(causes) == {"q1", "q3", "q4"}
     assert causes["q3"].startswith("answered an unanswerable question") and causes["q4"].startswith("wrongly abstained")
@@ -85,6 +87,7 @@ def test_aggregate_abstention_and_failures(tmp_path):
     paths = write_reports(results, tmp_path / "run-a")
     md = paths["markdown"].read_text()
     assert "| contains answer | 0.333 |" in md and "## Failures (3)" in md and "![latency](latency.png)" in md
+    assert "| names | 1 | 1 |" in md
     assert "data:image/png;base64," in paths["html"].read_text()
     assert (tmp_path / "run-a" / "by_type.png").stat().st_size > 1000
     better = json.loads(json.dumps(results))

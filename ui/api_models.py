@@ -88,6 +88,8 @@ class AnswerOut(BaseModel):
     provenance: dict[str, Any] = Field(description="index snapshot, embedder, generator file and sha256, settings")
     standalone_question: str | None = None
     abstain_reason: str | None = None
+    abstain_kind: str | None = Field(default=None, description="abstain_reason as a name for programs: no_match, "
+                                     "not_relevant, declined, unsupported, restated, or a failed answer check")
     unsupported_sentences: list[str] | None = None
 
 

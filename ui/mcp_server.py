@@ -27,7 +27,8 @@ INSTRUCTIONS = ("Answers questions from the user's local documents, offline. ask
 
 def _answer_view(answer: dict[str, Any]) -> dict[str, Any]:
     """The ``rag ask --json`` object without the raw passages (the citations quote what supports the answer)."""
-    keep = ("question", "answer", "abstained", "abstain_reason", "standalone_question", "citations", "provenance")
+    keep = ("question", "answer", "abstained", "abstain_reason", "abstain_kind", "standalone_question", "citations",
+            "provenance")
     return {k: answer[k] for k in keep if k in answer}
 
 
