@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 INPUT_FORMATS = (".txt", ".csv", ".jsonl")
 OUTPUT_FORMATS = (".jsonl", ".csv")
-CSV_COLUMNS = ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error", "provenance"]
+CSV_COLUMNS = ["id", "question", "answer", "abstained", "abstain_kind", "abstain_reason", "cited_docs", "quotes",
+               "error", "provenance"]
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,11 @@ def existing_ids(path: Path) -> set[str]:
     return ids
 
 
+def _csv_header(path: Path) -> list[str]:
+    with open(path, encoding="utf-8", newline="") as fh:
+        return next(csv.reader(fh), [])
+
+
 class RowWriter:
     """Appends one row at a time and flushes it to disk, so a kill loses at most the row being written."""
 
@@ -158,8 +164,10 @@ class RowWriter:
         self.csv = self.path.suffix.lower() == ".csv"
         new = not (append and self.path.exists() and self.path.stat().st_size > 0)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # A resumed CSV keeps the columns it was started with (one written by an older version has fewer).
+        columns = CSV_COLUMNS if new or not self.csv else _csv_header(self.path) or CSV_COLUMNS
         self.fh = open(self.path, "w" if new else "a", encoding="utf-8", newline="")  # noqa: SIM115
-        self.writer = csv.DictWriter(self.fh, CSV_COLUMNS, extrasaction="ignore") if self.csv else None
+        self.writer = csv.DictWriter(self.fh, columns, extrasaction="ignore") if self.csv else None
         if self.writer and new:
             self.writer.writeheader()
             self._flush()
@@ -169,7 +177,8 @@ class RowWriter:
             citations = row.get("citations") or []
             self.writer.writerow({
                 "id": row["id"], "question": row.get("question", ""), "answer": row.get("answer", ""),
-                "abstained": row.get("abstained", ""),
+                "abstained": row.get("abstained", ""), "abstain_kind": row.get("abstain_kind", ""),
+                "abstain_reason": row.get("abstain_reason", ""),
                 "cited_docs": "; ".join(dict.fromkeys(c["doc"] for c in citations)),
                 "quotes": " | ".join(c["quote"] for c in citations), "error": row.get("error", ""),
                 "provenance": json.dumps(row["provenance"], sort_keys=True) if row.get("provenance") else "",

@@ -190,6 +190,8 @@ class RagPipeline:
                                      and self.constraints.names_apart(query, found[: s.context_k])))
         hits = tuple(found[: max(s.top_k, s.context_k, s.candidates if multi_part else 0)])
         context = hits[: s.context_k]
+        if s.context_neighbours and context and not multi_part:
+            context += self.neighbours(context[0], found, s.context_neighbours, exclude=context)
         if multi_part and hits:
             groups = tuple(per_document_passages(hits, from_top=s.context_k, max_documents=s.multi_part_documents,
                                                  per_document=s.multi_part_passages))
@@ -224,6 +226,23 @@ class RagPipeline:
         style = s.multi_part_prompt if multi_part else s.answer_prompt
         return Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
                         ranked=tuple(found), documents=allowed, abstain_kind=kind)
+
+    def neighbours(self, best: Hit, ranked: Sequence[Hit], n: int, *, exclude: Sequence[Hit] = ()) -> tuple[Hit, ...]:
+        """Up to ``n`` passages next to ``best`` in its document, not in ``exclude``: the one the ranking puts
+        higher first, else the one before (a text names someone before it refers back to them)."""
+        chunks = self.index.chunks
+        taken = {h.chunk.chunk_id for h in exclude}
+        by_id = {h.chunk.chunk_id: h for h in ranked}
+        found = []
+        for chunk_id in (best.chunk.chunk_id - 1, best.chunk.chunk_id + 1):
+            chunk = chunks.get(chunk_id)
+            # Chunk ids run on within a document (rag/chunker.py); the check guards a document's edge.
+            if chunk is None or chunk.doc_id != best.chunk.doc_id or chunk_id in taken:
+                continue
+            found.append(by_id.get(chunk_id) or Hit(chunk=chunk, title=best.title, score=0.0))
+        rank = {h.chunk.chunk_id: i for i, h in enumerate(ranked)}
+        found.sort(key=lambda h: rank.get(h.chunk.chunk_id, len(rank)))
+        return tuple(found[:n])
 
     def messages(self, question: str, passages: Sequence[Hit], style: str | None = None) -> list[ChatMessage]:
         """The answer prompt, fitted to the model's context window when the backend can count tokens."""

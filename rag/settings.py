@@ -69,6 +69,10 @@ class Settings:
     # Retrieval.
     top_k: int = 5  # passages retrieved and shown
     context_k: int = 4  # passages given to the generator (or searched for evidence sentences)
+    # The best passage's neighbours in its document (0, 1 or 2) join the passages given to the generator: the
+    # answer to a question about the best passage is often in the sentences just before or after it
+    # (docs/decisions.md, "Neighbours of the best passage").
+    context_neighbours: int = 0
     evidence_sentences: int = 0  # >0: give the generator only the N best sentences of those passages
     evidence_window: int = 1  # neighbouring sentences kept around each evidence sentence
     # Streamed answers first show this many best evidence sentences (before the model's first token); 0 = none.
@@ -257,6 +261,9 @@ def _validate(s: Settings) -> None:
             raise SettingsError(f"{name} must be one of {', '.join(ANSWER_SYSTEMS)}, not {getattr(s, name)!r}")
     if s.top_k < 1 or s.context_k < 1:
         raise SettingsError("top_k and context_k must be at least 1")
+    if not 0 <= s.context_neighbours <= 2:
+        raise SettingsError(f"context_neighbours must be 0, 1 or 2 (the passages either side of the best one), "
+                            f"not {s.context_neighbours}")
     if s.multi_part_documents < 0 or s.multi_part_passages < 1:
         raise SettingsError("multi_part_documents must be at least 0 and multi_part_passages at least 1")
     if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:

@@ -3,6 +3,7 @@ reply that does not fit the question is retried once on the sentences that do, a
 
 import pytest
 
+from rag.errors import SettingsError
 from rag.pipeline import RagPipeline
 from rag.settings import load_settings
 from tests.fakes import ScriptedGenerator
@@ -163,3 +164,29 @@ def test_an_unsupported_reply_is_asked_again_on_the_closest_sentences(tmp_path, 
                      answer_checks="supported")
     answer = never.ask("Who founded the Halden Orchestra?")
     assert answer.abstained and answer.abstain_kind == "unsupported" and len(never.generator.prompts) == 2
+
+
+def test_the_best_passage_neighbours_join_the_prompt(tmp_path, embedder):
+    """The answer to a question about the best passage often sits in the passage before it (a text names someone
+    before it refers back to them): with context_neighbours = 1 that passage joins the prompt."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    intro = " ".join(f"Filler sentence number {i} about the weather in Bergen." for i in range(12))
+    (folder / "story.txt").write_text(
+        "Story\n\nSolveig Berg founded the Oslo Puppet Theatre. " + intro + " The theatre she founded toured "
+        "Japan in 1977 and won a prize for its shadow puppets.\n")
+    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+    question = "Which country did the puppet theatre tour in 1977?"
+    off = pipeline(tmp_path / "a", folder, embedder, lambda m: "Japan.", chunk_words=40, context_k=1)
+    on = pipeline(tmp_path / "b", folder, embedder, lambda m: "Japan.", chunk_words=40, context_k=1,
+                  context_neighbours=1)
+    best = off.prepare(question).context
+    assert len(best) == 1 and "Japan" in best[0].chunk.text
+    context = on.prepare(question).context
+    assert len(context) == 2 and context[0] == best[0]
+    assert context[1].chunk.doc_id == "story.txt" and abs(context[1].chunk.ordinal - best[0].chunk.ordinal) == 1
+    # The answer cites as usual, and the neighbour is among the passages shown.
+    answer = on.ask(question)
+    assert not answer.abstained and context[1] in answer.passages
+    with pytest.raises(SettingsError, match="context_neighbours"):
+        load_settings({"context_neighbours": 3})

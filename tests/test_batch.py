@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from rag.batch import BatchError, existing_ids, read_questions, run_batch
+from rag.batch import BatchError, RowWriter, existing_ids, read_questions, run_batch
 from tests.conftest import ROOT
 
 
@@ -58,7 +58,30 @@ def test_batch_answers_with_real_model_to_jsonl_and_csv(qwen_pipeline, tmp_path)
     with open(out_csv, newline="") as fh:
         table = list(csv.DictReader(fh))
     assert table[0]["cited_docs"] == "000_3e02e4570786b062.txt" and "272" in table[0]["quotes"]
-    assert table[1]["abstained"] == "True" and table[2]["error"]
+    assert table[1]["abstained"] == "True" and table[1]["abstain_kind"] == "not_relevant" and table[2]["error"]
+    assert "relevant" in table[1]["abstain_reason"]
+
+
+def test_a_resumed_csv_keeps_the_columns_it_was_started_with(tmp_path):
+    """A CSV written before the abstain columns existed is resumed in its own columns, not shifted ones."""
+    out = tmp_path / "old.csv"
+    out.write_text("id,question,answer,abstained,cited_docs,quotes,error,provenance\nq1,Who?,X [1],False,a.txt,x,,\n")
+    writer = RowWriter(out, append=True)
+    writer.write({"id": "q2", "question": "Why?", "answer": "The documents don't say.", "abstained": True,
+                  "abstain_kind": "not_relevant", "abstain_reason": "nothing relevant", "citations": []})
+    writer.close()
+    with open(out, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["id"] for r in rows] == ["q1", "q2"] and rows[1]["abstained"] == "True" and rows[1]["error"] == ""
+    assert list(rows[1]) == ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error", "provenance"]
+    new = tmp_path / "new.csv"
+    writer = RowWriter(new, append=True)
+    writer.write({"id": "q2", "question": "Why?", "answer": "The documents don't say.", "abstained": True,
+                  "abstain_kind": "not_relevant", "abstain_reason": "nothing relevant", "citations": []})
+    writer.close()
+    with open(new, newline="") as fh:
+        row = next(csv.DictReader(fh))
+    assert row["abstain_kind"] == "not_relevant" and row["abstain_reason"] == "nothing relevant"
 
 
 def test_killed_batch_resumes_without_duplicates_or_losses(tmp_path, seeds_copy):
