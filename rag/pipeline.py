@@ -232,15 +232,14 @@ class RagPipeline:
         higher first, else the one before (a text names someone before it refers back to them)."""
         chunks = self.index.chunks
         taken = {h.chunk.chunk_id for h in exclude}
-        by_id = {h.chunk.chunk_id: h for h in ranked}
+        rank = {h.chunk.chunk_id: i for i, h in enumerate(ranked)}
         found = []
         for chunk_id in (best.chunk.chunk_id - 1, best.chunk.chunk_id + 1):
             chunk = chunks.get(chunk_id)
             # Chunk ids run on within a document (rag/chunker.py); the check guards a document's edge.
             if chunk is None or chunk.doc_id != best.chunk.doc_id or chunk_id in taken:
                 continue
-            found.append(by_id.get(chunk_id) or Hit(chunk=chunk, title=best.title, score=0.0))
-        rank = {h.chunk.chunk_id: i for i, h in enumerate(ranked)}
+            found.append(ranked[rank[chunk_id]] if chunk_id in rank else Hit(chunk=chunk, title=best.title, score=0.0))
         found.sort(key=lambda h: rank.get(h.chunk.chunk_id, len(rank)))
         return tuple(found[:n])
 

@@ -64,23 +64,20 @@ def test_batch_answers_with_real_model_to_jsonl_and_csv(qwen_pipeline, tmp_path)
 
 def test_a_resumed_csv_keeps_the_columns_it_was_started_with(tmp_path):
     """A CSV written before the abstain columns existed is resumed in its own columns, not shifted ones."""
+    def append_abstained_row(path):
+        writer = RowWriter(path, append=True)
+        writer.write({"id": "q2", "question": "Why?", "answer": "The documents don't say.", "abstained": True,
+                      "abstain_kind": "not_relevant", "abstain_reason": "nothing relevant", "citations": []})
+        writer.close()
+        with open(path, newline="") as fh:
+            return list(csv.DictReader(fh))
+
     out = tmp_path / "old.csv"
     out.write_text("id,question,answer,abstained,cited_docs,quotes,error,provenance\nq1,Who?,X [1],False,a.txt,x,,\n")
-    writer = RowWriter(out, append=True)
-    writer.write({"id": "q2", "question": "Why?", "answer": "The documents don't say.", "abstained": True,
-                  "abstain_kind": "not_relevant", "abstain_reason": "nothing relevant", "citations": []})
-    writer.close()
-    with open(out, newline="") as fh:
-        rows = list(csv.DictReader(fh))
+    rows = append_abstained_row(out)
     assert [r["id"] for r in rows] == ["q1", "q2"] and rows[1]["abstained"] == "True" and rows[1]["error"] == ""
     assert list(rows[1]) == ["id", "question", "answer", "abstained", "cited_docs", "quotes", "error", "provenance"]
-    new = tmp_path / "new.csv"
-    writer = RowWriter(new, append=True)
-    writer.write({"id": "q2", "question": "Why?", "answer": "The documents don't say.", "abstained": True,
-                  "abstain_kind": "not_relevant", "abstain_reason": "nothing relevant", "citations": []})
-    writer.close()
-    with open(new, newline="") as fh:
-        row = next(csv.DictReader(fh))
+    row = append_abstained_row(tmp_path / "new.csv")[0]
     assert row["abstain_kind"] == "not_relevant" and row["abstain_reason"] == "nothing relevant"
 
 
