@@ -40,8 +40,10 @@ from rag.types import Citation, Hit
 # Only questions that ask for a name outright: "who" and "which committee" are often answered with a role or a
 # common noun ("the head of children's services", "the scrutiny committee").
 _ASKS_NAME = re.compile(r"\bname\b|\bcalled\b", re.IGNORECASE)
-# A capitalised word, or a dotted acronym ("M.I.A.", "U.S.") that the word pattern would miss.
-_CAPITALISED = re.compile(r"\b(?:[A-Z]\.){2,}|\b[A-Z][a-zA-Z'’-]+")
+# A word of two characters or more that starts with a letter (any script: "Dürer", "Åkerfeldt", "Þorgerður"; digits
+# may follow: "U2"), kept when that letter is upper case; or a dotted acronym ("M.I.A.", "U.S."). An ASCII-only
+# pattern took "Müller" for no name at all (docs/decisions.md, "Names outside ASCII").
+_WORD = re.compile(r"\b(?:[A-Z]\.){2,}|\b[^\W\d_][\w'’-]+")
 _SECTION_LABEL = re.compile(r"(?m)^\s*(\d+(?:\.\d+)+)\s")
 
 
@@ -202,7 +204,7 @@ def _names(text: str) -> set[str]:
     """Capitalised words other than the first of each sentence (a cheap proper-noun detector)."""
     found = set()
     for sentence in re.split(r"(?<=[.!?])\s+", text.strip()):
-        words = _CAPITALISED.findall(sentence)
+        words = [w for w in _WORD.findall(sentence) if w[0].isupper()]
         if words and sentence.startswith(words[0]):
             first = words[0]
             words = words[1:] if first.lower() in _SENTENCE_STARTERS else words

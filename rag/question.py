@@ -44,7 +44,9 @@ _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # "how much" only for money or a count ("how much progress" asks for a judgement, not a number).
     ("number", re.compile(
         r"\bhow (?:many|old)\b|\bhow much (?:money|cash|funding|did|does|do|was|is|were|will|has|had)\b"
-        r"|\bwhat (?:number|percentage|proportion|share|age|amount|total|sum)\b|\bnumber of\b", re.IGNORECASE)),
+        r"|\bwhat (?:number|percentage|proportion|share|age|amount|total|sum)\b"
+        # "the number of ..." asks for one; "a number of", "a large number of" only mean "several".
+        r"|(?<!\ba )(?<!\blarge )(?<!\bgreat )(?<!\bsmall )\bnumber of\b", re.IGNORECASE)),
     ("date", re.compile(
         r"^\W*(?:and |so |then )?when\b|\bwhen (?:did|was|were|is|will|had|has|does|do|are)\b|\bby when\b"
         r"|\bsince when\b|\b(?:what|which) (?:year|month|months|date|day|time of year)\b|\bin what year\b",

@@ -62,6 +62,23 @@ def test_a_dotted_acronym_is_a_name():
     assert v.answers, v.reason
 
 
+def test_names_outside_ascii_and_with_digits_are_names():
+    """A name question answered "Åkerfeldt", "Dürer" or "U2" gives a name (the ASCII-only pattern refused them,
+    on Quoref); a reply of common words still gives none."""
+    check = AnswerCheck()
+    for name in ("Åkerfeldt", "Dürer", "Þorgerður", "U2", "Léon Marchand"):
+        source = f"The album was produced by {name} in Stockholm."
+        cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1,
+                        support=0.9)
+        v = check.judge("What is the name of the producer of the album?", name, f"{name} [1]", [cite], [source])
+        assert v.answers, (name, v.reason)
+    source = "The album was produced by the band's guitarist in Stockholm."
+    cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+    v = check.judge("What is the name of the producer of the album?", "the band's guitarist",
+                    "the band's guitarist [1]", [cite], [source])
+    assert not v.answers and v.kind == "no_name"
+
+
 def test_a_choice_from_the_question_own_list_is_an_answer():
     """Failure kind: wrongly abstained. "Which one of A, B and C ...?" answered "B" holds no word the question
     lacks, yet it answers, when the cited sentence names B and no other choice; naming every choice, or none, or

@@ -38,6 +38,10 @@ def cite(doc: str, quote: str) -> Citation:
     ("In what year did it move to Bergen?", "date"),
     ("Who founded the orchestra?", None),
     ("What did the critics say when they heard it?", None),  # "when" inside: not a date question
+    ("What is the number of concerts in the programme?", "number"),
+    # "a number of" means "several": the question asks for names, not a count (a Quoref question was refused).
+    ("Who were the two players who toured with a number of orchestras?", None),
+    ("Which hall hosted a large number of concerts?", None),
 ])
 def test_expected_answer_type_from_the_wording(question, kind):
     assert profile(question).answer_type == kind
