@@ -14,6 +14,11 @@ def judge(seed_pipeline, embedder, question, raw, doc=SHEFFIELD, needle="272"):
     return AnswerCheck().judge(question, raw, text, citations, [hit.chunk.text])
 
 
+def citing(source: str) -> Citation:
+    """A citation of the whole of ``source``, for checks judged on text outside the seeds."""
+    return Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+
+
 def test_supported_answers_pass(seed_pipeline, embedder):
     assert judge(seed_pipeline, embedder, "How many cases did Sheffield examine after Baby P?", "272").answers
     assert judge(seed_pipeline, embedder, "Who is the cabinet member for children's services in Sheffield?",
@@ -56,7 +61,7 @@ def test_a_section_label_is_not_a_quantity():
 def test_a_dotted_acronym_is_a_name():
     """"M.I.A." answers "what is the name of ..." (a Quoref reply the name test once refused)."""
     source = "The single was recorded by the rapper M.I.A. in London."
-    cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+    cite = citing(source)
     v = AnswerCheck().judge("What is the name of the rapper who recorded the single?", "M.I.A.", "M.I.A. [1]",
                             [cite], [source])
     assert v.answers, v.reason
@@ -68,12 +73,11 @@ def test_names_outside_ascii_and_with_digits_are_names():
     check = AnswerCheck()
     for name in ("Åkerfeldt", "Dürer", "Þorgerður", "U2", "Léon Marchand"):
         source = f"The album was produced by {name} in Stockholm."
-        cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1,
-                        support=0.9)
+        cite = citing(source)
         v = check.judge("What is the name of the producer of the album?", name, f"{name} [1]", [cite], [source])
         assert v.answers, (name, v.reason)
     source = "The album was produced by the band's guitarist in Stockholm."
-    cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+    cite = citing(source)
     v = check.judge("What is the name of the producer of the album?", "the band's guitarist",
                     "the band's guitarist [1]", [cite], [source])
     assert not v.answers and v.kind == "no_name"
@@ -84,7 +88,7 @@ def test_a_choice_from_the_question_own_list_is_an_answer():
     lacks, yet it answers, when the cited sentence names B and no other choice; naming every choice, or none, or
     citing a sentence that lists every choice, still restates."""
     source = "The Halden Orchestra toured Norway in 1998."
-    cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+    cite = citing(source)
     check = AnswerCheck()
     choices = {"Which one of the Halden Orchestra, the Bergen Band and the Tromso Choir toured Norway?":
                "Halden Orchestra. Bergen Band. Tromso Choir.",
@@ -105,7 +109,7 @@ def test_a_choice_cited_from_a_sentence_listing_every_choice_restates():
     question = "Which one of the Halden Orchestra, the Bergen Band and the Tromso Choir lost its scores?"
     check = AnswerCheck()
     for source, answers in ((listing, False), (telling, True)):
-        cite = Citation(n=1, doc_id="d", title="t", start=0, end=len(source), quote=source, passage_n=1, support=0.9)
+        cite = citing(source)
         v = check.judge(question, "The Bergen Band", "The Bergen Band [1]", [cite], [source])
         assert v.answers is answers, v.reason
 
