@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from rag.citations import numbers, question_weights, relevance, strip_markers, terms
+from rag.name_parts import names_only_the_asked_about
 from rag.prompts import is_decline
 from rag.question import (
     ANSWER_CHECKS,
@@ -299,6 +300,14 @@ class ConstraintCheck:
                 said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
                 return Mismatch("names", f"the cited document never mentions {said}",
                                 keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
+        if "other_person" in self.checks and asked.names and not multi_part:
+            own = names_only_the_asked_about(question, text)
+            if own:
+                said = " and ".join(own)
+                return Mismatch("other_person", f"the question asks for someone it describes; the answer names "
+                                f"{said}, whom the question names",
+                                keep=lambda hit, sentence: _names_other_than(sentence, asked.names),
+                                hint=f"Not {said}.")
         if "sibling" in self.checks and asked.names and citations and not multi_part:
             return self._about_a_sibling(question, text, citations)
         return None
@@ -399,6 +408,12 @@ class ConstraintCheck:
         return mentions(self._tokens[doc_id], name)
 
 
+
+
+def _names_other_than(sentence: str, names: Sequence[str]) -> bool:
+    """Does the sentence name someone other than the question's names (a word of two or more letters with a
+    capital, not the sentence's first)?"""
+    return bool(_names(sentence) - {n.lower() for n in names})
 
 
 # A reply of at most this many words that names another of the list is that name given as the answer.

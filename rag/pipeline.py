@@ -15,7 +15,7 @@ from pathlib import Path
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
 from rag.answer_check import AnswerCheck, ConstraintCheck
 from rag.chunker import SentenceChunker
-from rag.citations import CitationChecker
+from rag.citations import CitationChecker, strip_markers
 from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.followup import standalone_question
@@ -24,6 +24,7 @@ from rag.generation.base import ChatMessage
 from rag.index import DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
 from rag.multipart import is_multi_part, join_replies, per_document_passages
+from rag.name_parts import asked_name_part, shape_name_parts
 from rag.prompts import ABSTAIN_TEXT, fitted_answer_messages, list_lines
 from rag.provenance import answer_provenance
 from rag.retriever import HybridRetriever
@@ -31,6 +32,7 @@ from rag.second_pass import second_pass
 from rag.settings import Settings
 from rag.shared import LiveIndex, Shared, embedder_key, generator_key
 from rag.stores.factory import StoreConfig
+from rag.text import tokenize
 from rag.types import Answer, Document, Hit, Prepared, StreamEvent
 
 log = logging.getLogger(__name__)
@@ -263,17 +265,40 @@ class RagPipeline:
         question = prep.standalone or prep.question
         started = time.perf_counter()
         listed = prep.style == "list"
+        reply, named_in = self.name_part(question, raw, prep.context)
+        context = prep.context + named_in
         text, sentences, citations, dropped = self.checker.attach(
-            list_lines(raw) if listed else raw, prep.context, question,
+            list_lines(reply) if listed else reply, context, question,
             extractive_fallback=self.settings.extractive_fallback, joiner="; " if listed else " ")
         timings["cite_s"] = time.perf_counter() - started
-        verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in prep.context])
+        verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in context])
         if not verdict.answers:
             return self.abstain(prep, verdict.reason or "no supported answer", raw, timings, model, kind=verdict.kind)
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
-                      passages=prep.hits, sentences=tuple(sentences), standalone_question=prep.standalone,
+                      passages=prep.hits + named_in, sentences=tuple(sentences), standalone_question=prep.standalone,
                       raw_generation=raw, timings=timings, model=model,
                       abstain_reason=None, unsupported=tuple(dropped), provenance=self.provenance(prep))
+
+    def name_part(self, question: str, raw: str, context: Sequence[Hit]) -> tuple[str, tuple[Hit, ...]]:
+        """The reply with each name cut to, or completed to, the part of a name the question asks for
+        (rag/name_parts.py, the "name_part" check), and the passages outside ``context`` it was completed from: a
+        story gives a person's full name once, often in a passage the question did not retrieve."""
+        if "name_part" not in self.settings.answer_check_list or asked_name_part(question) is None:
+            return raw, ()
+        shaped = shape_name_parts(question, raw, [h.chunk.text for h in context])
+        if shaped != raw:
+            return shaped, ()
+        shown = {h.chunk.chunk_id for h in context}
+        doc_ids = list(dict.fromkeys(h.chunk.doc_id for h in context))
+        ids = sorted(int(i) for i in self.index.chunk_ids_of(frozenset(doc_ids)) if int(i) not in shown)
+        chunks = self.index.chunks.many(ids)
+        others = [chunks[i] for i in ids if i in chunks]
+        shaped = shape_name_parts(question, raw, [h.chunk.text for h in context] + [c.text for c in others])
+        wanted = set(tokenize(shaped)) | set(tokenize(strip_markers(raw)))
+        source = next((c for c in others if wanted <= set(tokenize(c.text))), None)
+        if shaped == raw or source is None:
+            return raw, ()
+        return shaped, (Hit(chunk=source, title=self.index.title(source.doc_id), score=0.0),)
 
     def abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
                 model: dict[str, object], *, kind: str | None) -> Answer:

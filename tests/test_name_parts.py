@@ -1,0 +1,146 @@
+"""The part of a name a question asks for (rag/name_parts.py): a reply that names the right person in the wrong
+shape is cut to, or completed to, the first, last or full name. Text outside the seeds."""
+
+import pytest
+
+from rag.name_parts import asked_name_part, names_in, names_only_the_asked_about, shape_name_parts
+from rag.pipeline import RagPipeline
+from rag.settings import load_settings
+from tests.fakes import ScriptedGenerator
+
+STORY = ("Lucien Conein was a CIA officer in Saigon. When the coup began, Conein was called to the embassy. "
+         "Later Mary Beekman lost her job; Mary met Dr. Ludwig van Beethoven Jr. in Bonn. "
+         "Meantime Mary thinks about Starr's Ringo's Rotogravure.")
+
+
+@pytest.mark.parametrize("question, part", [
+    ("What is the first name of the person who got the call?", "first"),
+    ("Give the forename of the officer.", "first"),
+    ("What's the given name of the man?", "first"),
+    ("What is the last name of the person who cried?", "last"),
+    ("What are the surnames of the two officers?", "last"),
+    ("What is the family name of the composer?", "last"),
+    ("What is the full name of the person who cried?", "full"),
+    ("Who got the call?", None),
+    ("What is the name of the orchestra?", None),
+])
+def test_the_part_asked_for(question, part):
+    assert asked_name_part(question) == part
+
+
+def test_names_are_runs_of_capitals_without_sentence_openers_and_possessives():
+    assert names_in(STORY) == [["Lucien", "Conein"], ["CIA"], ["Saigon"], ["Conein"], ["Mary", "Beekman"],
+                               ["Mary"], ["Dr.", "Ludwig", "van", "Beethoven", "Jr."], ["Bonn"],
+                               ["Meantime", "Mary"], ["Starr"], ["Ringo"], ["Rotogravure"]]
+
+
+@pytest.mark.parametrize("question, reply, shaped", [
+    # A surname where the first name is asked: the given name of the person it is the surname of.
+    ("What is the first name of the person called to the embassy?", "Conein", "Lucien"),
+    ("What is the first name of the officer?", "Lucien Conein [1]", "Lucien"),
+    ("What is the last name of the officer?", "Lucien Conein.", "Conein"),
+    ("What is the last name of the woman who lost her job?", "Mary", "Beekman"),
+    # One word where the full name is asked; "Meantime Mary" (a sentence's opener) does not compete.
+    ("What is the full name of the woman who lost her job?", "Mary", "Mary Beekman"),
+    # Titles and suffixes are no part of a first or last name.
+    ("What is the first name of the composer?", "Dr. Ludwig van Beethoven Jr.", "Ludwig"),
+    ("What is the last name of the composer?", "Dr. Ludwig van Beethoven Jr.", "Beethoven"),
+    ("What are the last names of the two people?", "Lucien Conein and Mary Beekman", "Conein and Beekman"),
+])
+def test_a_bare_name_is_shaped_to_the_part_asked(question, reply, shaped):
+    assert shape_name_parts(question, reply, [STORY]) == shaped
+
+
+@pytest.mark.parametrize("question, reply", [
+    ("Who was called to the embassy?", "Conein"),  # no part of a name asked
+    ("What is the first name of the officer?", "The officer was Lucien Conein."),  # a sentence, not a bare name
+    ("What is the full name of the officer?", "Lucien Conein"),  # already whole
+    ("What is the first name of the officer?", "Lucien"),  # already the given name
+    ("What is the last name of the officer?", "Conein"),  # already the surname
+    ("What is the full name of the band?", "The Beatles"),  # not a run of names alone
+    ("What is the full name of the pianist?", "Rachmaninoff"),  # no longer name in the text holds it
+])
+def test_other_replies_are_left_alone(question, reply):
+    assert shape_name_parts(question, reply, [STORY]) == reply
+
+
+def test_two_people_sharing_a_name_as_often_leave_the_pick_alone():
+    text = "Anna Berg sang. Anna Lund played. Anna left."
+    assert shape_name_parts("What is the full name of the singer?", "Anna", [text]) == "Anna"
+    assert shape_name_parts("What is the full name of the singer?", "Anna", [text + " Anna Berg bowed."]) == \
+        "Anna Berg"
+
+
+def test_the_pipeline_completes_a_name_from_its_document_and_cites_where_it_is_written(tmp_path, embedder):
+    """A story gives a full name once; the passage the question retrieves calls the person by one name. The
+    completed name cites the passage that writes it in full, which joins the answer's passages."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    filler = " ".join(f"Rain fell on the harbour of Bergen on day {i}." for i in range(12))
+    (folder / "story.txt").write_text(
+        "Story\n\nSolveig Berg ran a puppet theatre in Oslo. " + filler + " Years later Solveig took the shadow "
+        "puppets of the theatre on a tour of Japan.\n")
+    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+    question = "What is the full name of the person who took shadow puppets on a tour of Japan?"
+    settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40, "context_k": 1}
+    on = RagPipeline(load_settings({**settings, "answer_checks": "names,name_part"}), embedder=embedder,
+                     generator=ScriptedGenerator(lambda m: "Solveig"), progress=False)
+    on.ensure_index()
+    context = on.prepare(question).context
+    assert len(context) == 1 and "Japan" in context[0].chunk.text and "Solveig Berg" not in context[0].chunk.text
+    answer = on.ask(question)
+    assert not answer.abstained and answer.text.startswith("Solveig Berg")
+    assert answer.raw_generation == "Solveig"  # the model's own reply stays on record
+    cited = [c.quote for c in answer.citations]
+    assert any("Solveig Berg ran a puppet theatre" in q for q in cited)
+    assert any("Solveig Berg" in h.chunk.text for h in answer.passages)
+    # Without the check the reply stays as the model gave it.
+    off = on.variant(on.settings.replace(answer_checks="names"))
+    assert off.ask(question).text.startswith("Solveig [")
+
+
+@pytest.mark.parametrize("question, reply, own", [
+    ("What is the full name of the person that Beatrice is sent to romance?", "Beatrice Reiner [1]",
+     ["Beatrice Reiner"]),
+    ("What's the full name of the person who lives next to the Whittaker family?", "John Whittaker",
+     ["John Whittaker"]),
+    ("What is the first name of the man who Read refused to credit?", "Charles Read", ["Charles Read"]),
+    # Someone else, a sentence, or a person the question names rather than describes: nothing to say.
+    ("What is the full name of the person that Beatrice is sent to romance?", "Ronald Kornblow", []),
+    ("What is the full name of the person that Beatrice is sent to romance?", "Beatrice goes to Ronald.", []),
+    ("What is the last name of John?", "John Smith", []),
+    ("Who does Beatrice romance?", "Beatrice Reiner", []),
+])
+def test_a_reply_naming_only_whom_the_question_names(question, reply, own):
+    assert names_only_the_asked_about(question, reply) == own
+
+
+def test_the_wrong_person_is_not_shaped():
+    """Cut to "Charles", the reply would no longer show that it names the question's own Read."""
+    question = "What is the first name of the man who Read refused to credit?"
+    assert shape_name_parts(question, "Charles Read", ["Charles Read wrote about Benvenuto Cellini."]) == \
+        "Charles Read"
+
+
+def test_a_reply_naming_the_described_persons_own_company_is_asked_again(tmp_path, embedder):
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "film.txt").write_text(
+        "Film\n\nBeatrice Reiner is a spy. Her masters send Beatrice to romance the detective Ronald Kornblow, "
+        "who guards the plans. Kornblow falls for her.\n")
+    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+
+    def reply(messages):
+        return "Ronald Kornblow" if "(Not Beatrice Reiner.)" in messages[-1].content else "Beatrice Reiner"
+
+    settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "answer_checks": "names,other_person"}
+    p = RagPipeline(load_settings(settings), embedder=embedder, generator=ScriptedGenerator(reply), progress=False)
+    p.ensure_index()
+    answer = p.ask("What is the full name of the person that Beatrice is sent to romance?")
+    assert not answer.abstained and answer.text.startswith("Ronald Kornblow")
+    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+    # A retry that names her again abstains, with the check's name as the reason.
+    stuck_generator = ScriptedGenerator(lambda m: "Beatrice Reiner")
+    stuck = RagPipeline(load_settings(settings), embedder=embedder, generator=stuck_generator, progress=False)
+    again = stuck.ask("What is the full name of the person that Beatrice is sent to romance?")
+    assert again.abstained and again.abstain_kind == "other_person"
