@@ -18,6 +18,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Literal
 
+from rag.citations import strip_markers
 from rag.question import question_names
 from rag.text import STOPWORDS
 
@@ -33,7 +34,6 @@ _ASKED = (
 _WORD = re.compile(r"[^\W\d_][\w'’-]*\.?")
 _PARTICLES = {"van", "von", "der", "den", "de", "del", "della", "di", "da", "du", "la", "le", "bin", "ibn", "al",
               "el", "y", "dos", "das", "ter", "zu"}
-_MARKERS = re.compile(r"\s*\[\d+(?:\s*[,;-]\s*\d+)*\]")
 _JOINS = re.compile(r"\s*(?:,|;|\band\b|&)\s*")
 # Words that start a name run without being part of anyone's name.
 _TITLES = {"mr", "mrs", "ms", "miss", "dr", "sir", "dame", "lady", "lord", "professor", "prof", "rev", "reverend",
@@ -199,6 +199,13 @@ def _shaped(name: list[str], passages: Sequence[str], part: NamePart) -> list[st
     return name
 
 
+def _reply_items(reply: str) -> list[tuple[str, list[list[str]]]]:
+    """The items of a reply joined by commas, "and" or "&" (citation markers and a final full stop dropped), each
+    with its runs of capitalised words."""
+    body = strip_markers(reply).strip().rstrip(".")
+    return [(item, [words for words, _ in _runs(item)]) for item in _JOINS.split(body) if item.strip()]
+
+
 def shape_name_parts(question: str, reply: str, passages: Sequence[str]) -> str:
     """``reply`` with each name cut to the part the question asks for, or completed from ``passages`` when the
     question asks for a full name and the reply gives one word of it. A reply that is not a bare list of names,
@@ -206,20 +213,18 @@ def shape_name_parts(question: str, reply: str, passages: Sequence[str]) -> str:
     part = asked_name_part(question)
     if part is None or names_only_the_asked_about(question, reply):
         return reply  # nothing to shape, or the wrong person: the "other_person" check's case, left whole for it
-    body = _MARKERS.sub("", reply).strip().rstrip(".")
-    items = [item for item in _JOINS.split(body) if item.strip()]
+    items = _reply_items(reply)
     if not items:
         return reply
-    shaped_items = []
-    for item in items:
-        runs = [words for words, _ in _runs(item)]
+    given, shaped_items = [], []
+    for item, runs in items:
         if len(runs) != 1 or " ".join(runs[0]) != re.sub(r"['’]s$", "", item.strip()):
             return reply  # a clause, not a bare name
+        given.append(" ".join(runs[0]))
         shaped_items.append(" ".join(_shaped(runs[0], passages, part)))
-    if [" ".join(_runs(i)[0][0]) for i in items] == shaped_items:
+    if given == shaped_items:
         return reply
-    out = shaped_items[0] if len(shaped_items) == 1 else ", ".join(shaped_items[:-1]) + " and " + shaped_items[-1]
-    return out
+    return shaped_items[0] if len(shaped_items) == 1 else ", ".join(shaped_items[:-1]) + " and " + shaped_items[-1]
 
 
 # "the name of the person who ...", "the first name of the man that ...": someone the question describes
@@ -235,10 +240,8 @@ def names_only_the_asked_about(question: str, reply: str) -> list[str]:
     the reply names someone else, is a sentence, or the question asks for no described person's name."""
     if asked_name_part(question) is None or not _DESCRIBED.search(question):
         return []
-    body = _MARKERS.sub("", reply).strip().rstrip(".")
-    items = [item for item in _JOINS.split(body) if item.strip()]
-    runs = [[words for words, _ in _runs(item)] for item in items]
-    if not items or any(len(r) != 1 for r in runs):
+    runs = [item_runs for _, item_runs in _reply_items(reply)]
+    if not runs or any(len(r) != 1 for r in runs):
         return []
     asked = set(question_names(question))
     names = [r[0] for r in runs]
