@@ -5,6 +5,7 @@ CLI, batch runner, UI and eval harness are thin front ends over ``RagPipeline``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 import time
@@ -15,7 +16,8 @@ from pathlib import Path
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
 from rag.answer_check import AnswerCheck, ConstraintCheck
 from rag.chunker import SentenceChunker
-from rag.citations import CitationChecker, strip_markers
+from rag.citations import CitationChecker, strip_markers, terms
+from rag.concise import concise_answer, concise_sentence
 from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.followup import standalone_question
@@ -28,7 +30,7 @@ from rag.name_parts import asked_name_part, shape_name_parts
 from rag.prompts import ABSTAIN_TEXT, fitted_answer_messages, list_lines
 from rag.provenance import answer_provenance
 from rag.retriever import HybridRetriever
-from rag.second_pass import second_pass
+from rag.second_pass import second_pass, unseen
 from rag.settings import Settings
 from rag.shared import LiveIndex, Shared, embedder_key, generator_key
 from rag.stores.factory import StoreConfig
@@ -275,7 +277,8 @@ class RagPipeline:
         if not verdict.answers:
             return self.abstain(prep, verdict.reason or "no supported answer", raw, timings, model, kind=verdict.kind)
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
-                      passages=prep.hits + named_in, sentences=tuple(sentences), standalone_question=prep.standalone,
+                      passages=prep.hits + unseen(named_in, prep.hits), sentences=tuple(sentences),
+                      standalone_question=prep.standalone,
                       raw_generation=raw, timings=timings, model=model,
                       abstain_reason=None, unsupported=tuple(dropped), provenance=self.provenance(prep))
 
@@ -299,6 +302,20 @@ class RagPipeline:
         if shaped == raw or source is None:
             return raw, ()
         return shaped, (Hit(chunk=source, title=self.index.title(source.doc_id), score=0.0),)
+
+    def concise(self, answer: Answer) -> Answer:
+        """The checked answer with each sentence that restates the question cut to what it adds (rag/concise.py,
+        the "concise" check). Last, after every check: they judge the model's whole sentence."""
+        if answer.abstained or "concise" not in self.settings.answer_check_list:
+            return answer
+        question = answer.standalone_question or answer.question
+        text = concise_answer(question, answer.text)
+        if text == answer.text:
+            return answer
+        question_terms = terms(question)
+        sentences = tuple(dataclasses.replace(s, text=concise_sentence(s.text, question_terms))
+                          for s in answer.sentences)
+        return dataclasses.replace(answer, text=text, sentences=sentences)
 
     def abstain(self, prep: Prepared, reason: str, raw: str, timings: dict[str, float],
                 model: dict[str, object], *, kind: str | None) -> Answer:
@@ -401,6 +418,7 @@ class RagPipeline:
             raw = yield from self.drafted(prep, timings, stream=stream)
         answer = self.finish(prep, raw, timings)
         answer = yield from second_pass(self, prep, answer, raw, timings, stream=stream)
+        answer = self.concise(answer)
         timings["total_s"] = time.perf_counter() - started
         yield StreamEvent("answer", answer=answer)
 

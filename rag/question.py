@@ -35,7 +35,7 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "supported": the citation check kept no sentence of the reply (the model paraphrased past the passages, or
 # answered from outside them); asked once more on the closest sentences, and the retry checked like any answer.
 ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported",
-                 "name_part", "other_person")
+                 "name_part", "other_person", "concise")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

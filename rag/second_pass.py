@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Generator as Coroutine
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer_check import UNSUPPORTED, Mismatch, one_of_several
@@ -13,7 +14,7 @@ from rag.evidence import EvidenceSelector
 from rag.multipart import merge_items
 from rag.prompts import list_lines
 from rag.question import choice_groups, expected_type, wants_list
-from rag.types import Answer, Prepared, StreamEvent
+from rag.types import Answer, Hit, Prepared, StreamEvent
 
 if TYPE_CHECKING:
     from rag.pipeline import RagPipeline
@@ -90,9 +91,23 @@ def _completed_list(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, ti
     return answer if completed.abstained else _with_passages(completed, prep, listing)
 
 def _with_passages(answer: Answer, prep: Prepared, second: Prepared) -> Answer:
-    """An answer from a second pass shows the first pass's passages and the excerpts it was asked on."""
-    return dataclasses.replace(answer, passages=prep.hits + tuple(h for h in second.context
-                                                                     if h not in prep.hits))
+    """An answer from a second pass shows the first pass's passages, the excerpts it was asked on and any passage
+    its answer added (a name completed from elsewhere in a document)."""
+    added = answer.passages[len(second.hits):]
+    return dataclasses.replace(answer, passages=prep.hits + unseen(second.context + added, prep.hits))
+
+
+def unseen(extra: Sequence[Hit], hits: Sequence[Hit]) -> tuple[Hit, ...]:
+    """The passages of ``extra`` whose text is not already listed in ``hits`` or earlier in ``extra``, in order
+    (a name completed from the chunk ranked just below the passages shown is listed once, at its rank)."""
+    have = {(h.chunk.chunk_id, h.chunk.text) for h in hits}
+    out = []
+    for h in extra:
+        key = (h.chunk.chunk_id, h.chunk.text)
+        if key not in have:
+            have.add(key)
+            out.append(h)
+    return tuple(out)
 
 def mismatch_of(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | None:
     """A cited answer that does not fit what the question asks (rag/answer_check.py, ConstraintCheck)."""

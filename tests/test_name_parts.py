@@ -94,6 +94,10 @@ def test_the_pipeline_completes_a_name_from_its_document_and_cites_where_it_is_w
     cited = [c.quote for c in answer.citations]
     assert any("Solveig Berg ran a puppet theatre" in q for q in cited)
     assert any("Solveig Berg" in h.chunk.text for h in answer.passages)
+    # Listed once, though it is also among the ranked passages below the one shown.
+    assert any("Solveig Berg" in h.chunk.text for h in on.prepare(question).hits)
+    listed = [(h.chunk.chunk_id, h.chunk.text) for h in answer.passages]
+    assert len(listed) == len(set(listed))
     # Without the check the reply stays as the model gave it.
     off = on.variant(on.settings.replace(answer_checks="names"))
     assert off.ask(question).text.startswith("Solveig [")
