@@ -20,7 +20,9 @@ from embeddings.encoder import Embedder
 from rag.text import NUMBER_WORDS, content_tokens, split_sentences, stem, tokenize
 from rag.types import AnswerSentence, Citation, Hit
 
-_MARKER = re.compile(r"\s*\[(?:\d+(?:\s*[,;-]\s*\d+)*)\]")
+# A citation marker, "[1]" or "[1, 2]", with the space before it.
+MARKER_PATTERN = r"\s*\[\d+(?:\s*[,;-]\s*\d+)*\]"
+_MARKER = re.compile(MARKER_PATTERN)
 _NUMBER = re.compile(r"^\d+(?:[.,]\d+)*$")
 # Counts written as words match their digits; "one" (mostly a pronoun) and the multipliers ("two hundred" is not
 # "2 100") stay words.

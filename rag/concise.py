@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-from rag.citations import terms
+from rag.citations import MARKER_PATTERN, terms
 from rag.text import NUMBER_WORDS
 
 MAX_WORDS = 8
@@ -36,7 +36,7 @@ _ASKS_FOR_AN_ACTION = re.compile(
     r"^\W*what\s+(?:does|do|did|is|was|are|were|will|would|can|could|has|had|have)\b.*\b(?:do|doing|done)\b"
     r"|^\W*what\s+(?:happens|happened|happen)\b", re.IGNORECASE)
 # One cited sentence of an answer text: its words, its citation markers, its closing punctuation.
-_CITED_SENTENCE = re.compile(r"(\S.*?)((?:\s*\[\d+(?:\s*[,;-]\s*\d+)*\])+)([.!?;]*)(?=\s|$)")
+_CITED_SENTENCE = re.compile(rf"(\S.*?)((?:{MARKER_PATTERN})+)([.!?;]*)(?=\s|$)")
 _DETERMINERS = frozenset({"the", "a", "an", "his", "her", "its", "their", "this", "these", "those"})
 _ARTICLES = frozenset({"the", "a", "an"})
 _NUMBERS = frozenset(NUMBER_WORDS) | {str(n) for n in range(100)}
@@ -68,18 +68,16 @@ def _name_edge(words: list[str], kinds: list[str], k: int, step: int) -> int:
     """Where the name holding ``words[k]`` ends in the direction ``step``: capitalised words, with up to two of
     "of", "for", "the", "and" ... inside ("Committee for the Scientific Survey", "In Utero", "S. Allen Chambers").
     A capitalised first word of the sentence counts only if it is not a function word ("The", "In")."""
-    def name_word(i: int) -> bool:
-        return _name_word(words, kinds, i)
-
     if not (_capitalised(words[k]) or words[k][:1].isdigit()):
         return k
     while True:
         nxt = k + step
         joins = 0
-        while joins < 2 and 0 <= nxt < len(words) and words[nxt].lower() in _TITLE_JOINS and not name_word(nxt):
+        while joins < 2 and 0 <= nxt < len(words) and words[nxt].lower() in _TITLE_JOINS \
+                and not _name_word(words, kinds, nxt):
             nxt += step
             joins += 1
-        if not name_word(nxt):
+        if not _name_word(words, kinds, nxt):
             return k
         k = nxt
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import numpy as np
 
@@ -61,3 +62,13 @@ class HashingEmbedder:
             norm = np.linalg.norm(out[row])
             out[row] = out[row] / norm if norm else np.eye(1, self._dimension, dtype=np.float32)[0]
         return out
+
+
+def story_folder(tmp_path: Path, name: str, text: str) -> Path:
+    """A documents folder with one story (``name``.txt: a heading, then ``text``) and an unrelated document, for
+    pipeline tests with a scripted reader."""
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / f"{name}.txt").write_text(f"{name.title()}\n\n{text}\n")
+    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+    return folder

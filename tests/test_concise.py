@@ -7,7 +7,7 @@ from rag.citations import terms
 from rag.concise import asks_for_a_thing, concise_answer, concise_sentence
 from rag.pipeline import RagPipeline
 from rag.settings import load_settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ScriptedGenerator, story_folder
 
 
 @pytest.mark.parametrize("question, reply, cut", [
@@ -87,12 +87,8 @@ def test_a_sentence_without_markers_is_cut_the_same_way():
 def test_the_pipeline_cuts_the_checked_answer_and_keeps_the_models_reply(tmp_path, embedder):
     """The checks and citations judge the model's whole sentence; only the text shown is cut, and the sentence
     keeps its citation. With the check off, the sentence stays whole."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "monastery.txt").write_text(
-        "Monastery\n\nAfter the war Russell joins a Buddhist collective in the hills above Kyoto. He stays there "
-        "for seven years and learns to carve wood.\n")
-    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+    folder = story_folder(tmp_path, "monastery", "After the war Russell joins a Buddhist collective in the hills "
+                          "above Kyoto. He stays there for seven years and learns to carve wood.")
     question = "Who joins a Buddhist collective?"
     reply = "Russell joins a Buddhist collective."
     settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40}

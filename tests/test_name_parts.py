@@ -6,7 +6,7 @@ import pytest
 from rag.name_parts import asked_name_part, names_in, names_only_the_asked_about, shape_name_parts
 from rag.pipeline import RagPipeline
 from rag.settings import load_settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import ScriptedGenerator, story_folder
 
 STORY = ("Lucien Conein was a CIA officer in Saigon. When the coup began, Conein was called to the embassy. "
          "Later Mary Beekman lost her job; Mary met Dr. Ludwig van Beethoven Jr. in Bonn. "
@@ -74,13 +74,9 @@ def test_two_people_sharing_a_name_as_often_leave_the_pick_alone():
 def test_the_pipeline_completes_a_name_from_its_document_and_cites_where_it_is_written(tmp_path, embedder):
     """A story gives a full name once; the passage the question retrieves calls the person by one name. The
     completed name cites the passage that writes it in full, which joins the answer's passages."""
-    folder = tmp_path / "docs"
-    folder.mkdir()
     filler = " ".join(f"Rain fell on the harbour of Bergen on day {i}." for i in range(12))
-    (folder / "story.txt").write_text(
-        "Story\n\nSolveig Berg ran a puppet theatre in Oslo. " + filler + " Years later Solveig took the shadow "
-        "puppets of the theatre on a tour of Japan.\n")
-    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+    folder = story_folder(tmp_path, "story", "Solveig Berg ran a puppet theatre in Oslo. " + filler + " Years later "
+                          "Solveig took the shadow puppets of the theatre on a tour of Japan.")
     question = "What is the full name of the person who took shadow puppets on a tour of Japan?"
     settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40, "context_k": 1}
     on = RagPipeline(load_settings({**settings, "answer_checks": "names,name_part"}), embedder=embedder,
@@ -127,12 +123,8 @@ def test_the_wrong_person_is_not_shaped():
 
 
 def test_a_reply_naming_the_described_persons_own_company_is_asked_again(tmp_path, embedder):
-    folder = tmp_path / "docs"
-    folder.mkdir()
-    (folder / "film.txt").write_text(
-        "Film\n\nBeatrice Reiner is a spy. Her masters send Beatrice to romance the detective Ronald Kornblow, "
-        "who guards the plans. Kornblow falls for her.\n")
-    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
+    folder = story_folder(tmp_path, "film", "Beatrice Reiner is a spy. Her masters send Beatrice to romance the "
+                          "detective Ronald Kornblow, who guards the plans. Kornblow falls for her.")
 
     def reply(messages):
         return "Ronald Kornblow" if "(Not Beatrice Reiner.)" in messages[-1].content else "Beatrice Reiner"
