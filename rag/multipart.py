@@ -9,7 +9,10 @@ dropped there.
 
 Which questions: the wording says so: a count of things ("two", "both", "each"), a comparison ("compared with",
 "versus"), or a second question joined to the first (", and what ..."). Plain questions keep the single prompt
-(one generation, lower latency).
+(one generation, lower latency), and so do questions whose only cues are counts inside the clause that describes
+the one person or thing asked for ("What is the first name of the person who launched two perfumes?"): per
+document, such a question came back as one name per document (docs/decisions.md, "One answer for a question
+about one thing").
 """
 
 from __future__ import annotations
@@ -35,8 +38,26 @@ _MULTI_PART = re.compile(
 _END = re.compile(r"[.!?][\"')\]]*$")
 
 
+# A count inside a clause that describes one person or thing asks for one answer: "What is the first name of the
+# person who launched two fragrances?", "What is the last name of the person whose opinions on both music and the
+# visual arts ...?". The question's head is singular ("what/which ... is/was", "who is/was/has/does") and every cue
+# is a count word after its relative pronoun.
+_ONE_THING = re.compile(r"^\W*(?:(?:what|which)(?:\s+[\w'’-]+)?\s+(?:is|was)|what['’]s|who\s+(?:is|was|has|does))\b",
+                        re.IGNORECASE)
+_COUNT_WORD = re.compile(r"two|three|both|each", re.IGNORECASE)
+_RELATIVE = re.compile(r"\s(?:who|whom|whose|that|which|where)\s", re.IGNORECASE)
+
+
 def is_multi_part(question: str) -> bool:
-    return bool(_MULTI_PART.search(question))
+    cues = list(_MULTI_PART.finditer(question))
+    return bool(cues) and not _counts_describe_one_thing(question, cues)
+
+
+def _counts_describe_one_thing(question: str, cues: Sequence[re.Match[str]]) -> bool:
+    relative = _RELATIVE.search(question)
+    if relative is None or not _ONE_THING.search(question):
+        return False
+    return all(_COUNT_WORD.fullmatch(cue.group(0)) and cue.start() > relative.start() for cue in cues)
 
 
 def per_document_passages(hits: Sequence[Hit], *, from_top: int, max_documents: int,

@@ -6,7 +6,10 @@ from __future__ import annotations
 import pytest
 
 from rag.multipart import is_multi_part, join_replies, per_document_passages
+from rag.pipeline import RagPipeline
+from rag.settings import load_settings
 from rag.types import Chunk, Hit
+from tests.fakes import ScriptedGenerator, story_folder
 
 
 @pytest.mark.parametrize("question", [
@@ -18,6 +21,11 @@ from rag.types import Chunk, Hit
     "How tall is the north tower compared with the south tower?",
     "How many rooms does the hotel have, and when did it open?",
     "What is the difference between the two contracts?",
+    # The count is in the head, the head is plural, or a second question follows: still several things.
+    "What are the first names of the two people who founded the mill?",
+    "Who were the three officers that arrested the smugglers?",
+    "What was each council's rating, and who inspected them?",
+    "What is the name of the person who founded both mills, and when did he die?",
 ])
 def test_questions_about_several_things_are_multi_part(question):
     assert is_multi_part(question)
@@ -31,6 +39,10 @@ def test_questions_about_several_things_are_multi_part(question):
     "What has the museum spent money on over the last two years?",  # a span of time is one thing
     "Who left the band three months before the tour?",
     "Which singers had never met each other?",  # "each other": one relation
+    # A count inside the clause that describes the one person or thing asked for.
+    "What is the first name of the person who launched two perfumes and became a spokesmodel?",
+    "What is the last name of the composer whose opinions on both music and painting were sharpened in Rome?",
+    "What is the name of the state that has three principal geographical zones?",
 ])
 def test_plain_questions_are_not(question):
     assert not is_multi_part(question)
@@ -119,3 +131,24 @@ def test_multi_part_prompts_use_their_own_wording(seed_pipeline, smollm2_path):
     pipeline.ask("Sheffield appears in two of the reports: how many cases did its post-Baby P review examine, and "
                  "what rating did Ofsted give it in 2019?")
     assert len(recorder.systems) >= 2 and set(recorder.systems) == {ANSWER_SYSTEMS["brief"]}
+
+
+def test_a_question_about_one_person_gets_one_prompt_and_one_name(tmp_path, embedder):
+    """Text outside the seeds: two documents, each naming someone who launched perfumes. A question about the one
+    person who launched two of them is asked once, over the ranked passages, and its answer names one person;
+    a question about two things is asked once per document."""
+    folder = story_folder(tmp_path, "fragrance", "In 2011 Mara Quist launched two perfumes, Ember and Tide, and "
+                          "became a spokesmodel for the house that made them.")
+    (folder / "rival.txt").write_text("Rival\n\nThe rival brand hired Oskar Lind, who launched one perfume of his "
+                                      "own, called Ash, in 2013.\n")
+    generator = ScriptedGenerator(lambda m: "Mara Quist.")
+    pipeline = RagPipeline(load_settings({"index_dir": tmp_path / "index", "seeds_dir": folder,
+                                          "chunk_words": 40}),
+                           embedder=embedder, generator=generator, progress=False)
+    pipeline.ensure_index()
+    answer = pipeline.ask("What is the full name of the person who launched two perfumes and became a spokesmodel?")
+    assert len(generator.prompts) == 1
+    assert not answer.abstained and answer.text == "Mara Quist [1]."
+    generator.prompts.clear()
+    pipeline.ask("Which two perfumes did the spokesmodel launch, and when?")
+    assert len(generator.prompts) >= 2  # one prompt per document
