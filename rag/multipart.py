@@ -60,6 +60,33 @@ def _counts_describe_one_thing(question: str, cues: Sequence[re.Match[str]]) -> 
     return all(_COUNT_WORD.fullmatch(cue.group(0)) and cue.start() > relative.start() for cue in cues)
 
 
+# "two"/"three" as the number of things asked for ("Which two councils ...", "the names of the three people who
+# ..."); a multi-part question whose every cue is one of these can be answered in full by one document.
+_COUNTS = {"two": 2, "three": 3}
+
+
+def asked_count(question: str) -> int | None:
+    """How many things a multi-part question asks for, when its only multi-part cues are that number ("What are
+    the last names of the two officers who ...?" -> 2); None when a cue asks for more than a count (a comparison,
+    "each", "both", a second question)."""
+    cues = [cue.group(0).lower() for cue in _MULTI_PART.finditer(question)]
+    if not cues or any(cue not in _COUNTS for cue in cues):
+        return None
+    return max(_COUNTS[cue] for cue in cues)
+
+
+def given_items(answer_text: str) -> int:
+    """How many things an answer gives: its sentences, and the parts a comma, "and" or a semicolon joins within
+    them ("McCall and Roper [1]." -> 2), each holding a content word."""
+    from rag.citations import strip_markers, terms
+
+    parts = _ITEM_BREAK.split(strip_markers(answer_text))
+    return sum(1 for part in parts if terms(part))
+
+
+_ITEM_BREAK = re.compile(r"[.;!?]\s+|,\s*(?:and\s+)?|\s+and\s+|[.;!?]$")
+
+
 def per_document_passages(hits: Sequence[Hit], *, from_top: int, max_documents: int,
                           per_document: int) -> list[tuple[Hit, ...]]:
     """Passage groups, one per document: the documents of the ``from_top`` best hits (in rank order, at most

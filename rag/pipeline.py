@@ -25,7 +25,7 @@ from rag.generation import GenerationParams, Generator, build_generator
 from rag.generation.base import ChatMessage
 from rag.index import DocumentIndex, Indexer, IndexReport, index_exists
 from rag.loaders import LoadLimits
-from rag.multipart import is_multi_part, join_replies, per_document_passages
+from rag.multipart import asked_count, given_items, is_multi_part, join_replies, per_document_passages
 from rag.name_parts import asked_name_part, shape_name_parts
 from rag.prompts import ABSTAIN_TEXT, fitted_answer_messages, list_lines
 from rag.provenance import answer_provenance
@@ -194,8 +194,6 @@ class RagPipeline:
                                      and self.constraints.names_apart(query, found[: s.context_k])))
         hits = tuple(found[: max(s.top_k, s.context_k, s.candidates if multi_part else 0)])
         context = hits[: s.context_k]
-        if s.context_neighbours and context and not multi_part:
-            context += self.neighbours(context[0], found, s.context_neighbours, exclude=context)
         if multi_part and hits:
             groups = tuple(per_document_passages(hits, from_top=s.context_k, max_documents=s.multi_part_documents,
                                                  per_document=s.multi_part_passages))
@@ -206,14 +204,7 @@ class RagPipeline:
                 groups = named or groups
             context = tuple(h for group in groups for h in group)
         else:
-            # Evidence selection (off by default) applies to the single prompt; it is set after selection so the
-            # generator sees the same passages the citations are checked against.
-            if s.evidence_sentences > 0 and context:
-                started = time.perf_counter()
-                selector = EvidenceSelector(self.embedder, max_sentences=s.evidence_sentences,
-                                            window=s.evidence_window)
-                context = tuple(selector.select(query, context))
-                timings["evidence_s"] = time.perf_counter() - started
+            context = self.one_prompt_context(query, context, found, timings)
             groups = (context,)
         reason = kind = None
         if not hits:
@@ -230,6 +221,21 @@ class RagPipeline:
         style = s.multi_part_prompt if multi_part else s.answer_prompt
         return Prepared(question, standalone, shown, context, groups, multi_part, reason, timings, style,
                         ranked=tuple(found), documents=allowed, abstain_kind=kind)
+
+    def one_prompt_context(self, query: str, context: tuple[Hit, ...], ranked: Sequence[Hit],
+                           timings: dict[str, float]) -> tuple[Hit, ...]:
+        """The passages of a one-prompt question: the best ``context_k``, with the best one's neighbours
+        (``context_neighbours``), or only their best sentences (``evidence_sentences``; set after selection so
+        the generator sees the same passages the citations are checked against)."""
+        s = self.settings
+        if s.context_neighbours and context:
+            context += self.neighbours(context[0], ranked, s.context_neighbours, exclude=context)
+        if s.evidence_sentences > 0 and context:
+            started = time.perf_counter()
+            selector = EvidenceSelector(self.embedder, max_sentences=s.evidence_sentences, window=s.evidence_window)
+            context = tuple(selector.select(query, context))
+            timings["evidence_s"] = time.perf_counter() - started
+        return context
 
     def neighbours(self, best: Hit, ranked: Sequence[Hit], n: int, *, exclude: Sequence[Hit] = ()) -> tuple[Hit, ...]:
         """Up to ``n`` passages next to ``best`` in its document, not in ``exclude``: the one the ranking puts
@@ -413,14 +419,42 @@ class RagPipeline:
         timings = dict(prep.timings)
         if stream and prep.abstain_reason is None and self.settings.evidence_preview > 0:
             yield StreamEvent("evidence", passages=self._evidence_preview(prep, timings))
+        single = self.single_first(prep, timings)
+        if single is None:
+            answer = yield from self.answered(prep, timings, stream=stream)
+        else:
+            count = asked_count(prep.standalone or prep.question) or 0
+            answer = yield from self.answered(single, timings, stream=stream)
+            if answer.abstained or given_items(answer.text) < count:
+                timings["retry"] = "multi_part"
+                yield StreamEvent("retry", text=f"the answer gives fewer than the {count} things asked: asked "
+                                                "again, one document at a time")
+                answer = yield from self.answered(prep, timings, stream=stream)
+        answer = self.concise(answer)
+        timings["total_s"] = time.perf_counter() - started
+        yield StreamEvent("answer", answer=answer)
+
+    def answered(self, prep: Prepared, timings: dict[str, float], *,
+                 stream: bool) -> Coroutine[StreamEvent, None, Answer]:
+        """Draft, check and second pass of one prepared question: token and retry events, then the answer."""
         raw = ""
         if prep.abstain_reason is None:
             raw = yield from self.drafted(prep, timings, stream=stream)
         answer = self.finish(prep, raw, timings)
-        answer = yield from second_pass(self, prep, answer, raw, timings, stream=stream)
-        answer = self.concise(answer)
-        timings["total_s"] = time.perf_counter() - started
-        yield StreamEvent("answer", answer=answer)
+        return (yield from second_pass(self, prep, answer, raw, timings, stream=stream))
+
+    def single_first(self, prep: Prepared, timings: dict[str, float]) -> Prepared | None:
+        """The one-prompt form of a multi-part question that only counts what it asks for ("the two officers who
+        ..."), to be asked before the per-document prompts (``multi_part_single_first``); None otherwise."""
+        question = prep.standalone or prep.question
+        if not (self.settings.multi_part_single_first and prep.multi_part and prep.abstain_reason is None
+                and asked_count(question)):
+            return None
+        s = self.settings
+        context = self.one_prompt_context(question, prep.ranked[: s.context_k], prep.ranked, timings)
+        shown = prep.ranked[: s.top_k]
+        return dataclasses.replace(prep, hits=shown + tuple(h for h in context if h not in shown), context=context,
+                                   groups=(context,), multi_part=False, style=s.answer_prompt)
 
     def _evidence_preview(self, prep: Prepared, timings: dict[str, float]) -> tuple[Hit, ...]:
         """The best evidence sentences, shown before the model's first token (tens of milliseconds)."""

@@ -82,6 +82,10 @@ class Settings:
     # multi_part_passages best passages). 0 documents = always one prompt. docs/decisions.md, "Per-document".
     multi_part_documents: int = 3
     multi_part_passages: int = 3
+    # A multi-part question whose only cue is the number of things asked ("the two officers who ...") is first
+    # asked once, over the ranked passages; per document only when that answer gives fewer things than asked.
+    # docs/decisions.md, "One prompt first for a counted question".
+    multi_part_single_first: bool = False
     candidates: int = 30  # per-retriever candidate depth before fusion
     rrf_k: int = 10  # docs/decisions.md: k=10 with BM25 weighted x3 beat plain RRF and BM25 alone
     bm25_weight: float = 3.0  # RRF weight of the BM25 ranking (dense ranking weighs 1)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.multipart import is_multi_part, join_replies, per_document_passages
+from rag.multipart import asked_count, given_items, is_multi_part, join_replies, per_document_passages
 from rag.pipeline import RagPipeline
 from rag.settings import load_settings
 from rag.types import Chunk, Hit
@@ -152,3 +152,75 @@ def test_a_question_about_one_person_gets_one_prompt_and_one_name(tmp_path, embe
     generator.prompts.clear()
     pipeline.ask("Which two perfumes did the spokesmodel launch, and when?")
     assert len(generator.prompts) >= 2  # one prompt per document
+
+
+@pytest.mark.parametrize("question, count", [
+    ("What are the last names of the two officers who apprehend the man in the garage?", 2),
+    ("Which two councils were told their progress was too slow?", 2),
+    ("What were the three ships the expedition used?", 3),
+    ("Which two councils were inspected, and what did Ofsted find?", None),  # a second question
+    ("How did the rating compare with the two earlier ones?", None),  # a comparison
+    ("What did both councils say about agency staff?", None),  # "both": one answer from each
+    ("What rating did each council get?", None),
+    ("Who founded the mill?", None),  # not multi-part
+])
+def test_the_count_a_question_asks_for(question, count):
+    assert asked_count(question) == count
+
+
+@pytest.mark.parametrize("answer, items", [
+    ("McCall and Roper [1].", 2),
+    ("Korda [1]. Patel [2]. Neilson [3].", 3),
+    ("Haringey in north London [1].", 1),
+    ("The Endurance, the Aurora and the Nimrod [1][2].", 3),
+    ("G.L.O.W. and Superchrist [1].", 2),
+    ("", 0),
+])
+def test_the_things_an_answer_gives(answer, items):
+    assert given_items(answer) == items
+
+
+def _two_stations(tmp_path, embedder, reply, *, single_first=True):
+    folder = story_folder(tmp_path, "garage", "In the parking garage the officers McCall and Roper apprehend the "
+                          "man who stole the van, and take him to the station.")
+    (folder / "station.txt").write_text("Station\n\nAt the station the officers Korda and Patel question a driver "
+                                        "about a stolen van.\n")
+    generator = ScriptedGenerator(reply)
+    settings = load_settings({"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40,
+                              "multi_part_single_first": single_first})
+    pipeline = RagPipeline(settings, embedder=embedder, generator=generator, progress=False)
+    pipeline.ensure_index()
+    return pipeline, generator
+
+
+QUESTION = "What are the last names of the two officers who apprehend the man in the parking garage?"
+
+
+def test_a_counted_question_answered_in_full_by_one_prompt_is_not_asked_per_document(tmp_path, embedder):
+    """Text outside the seeds: the two officers asked for are in one document. With one prompt first, the reply
+    that names both is the answer, and no document is asked on its own."""
+    pipeline, generator = _two_stations(tmp_path, embedder, lambda m: "McCall and Roper.")
+    answer = pipeline.ask(QUESTION)
+    assert not answer.abstained and answer.text.startswith("McCall and Roper")
+    assert "answer_parts" not in answer.timings and answer.timings.get("retry") != "multi_part"
+    assert "Korda" in generator.prompts[0][-1].content  # the one prompt saw the ranked passages of both
+
+
+def test_a_counted_question_answered_short_is_asked_per_document(tmp_path, embedder):
+    """One name for "the two officers": asked again once per document, as multi-part questions always were, and
+    the streamed events say so."""
+    pipeline, generator = _two_stations(tmp_path, embedder, lambda m: "McCall.")
+    events = list(pipeline.ask_stream(QUESTION))
+    retries = [e.text for e in events if e.kind == "retry"]
+    assert any("fewer than the 2 things asked" in text for text in retries)
+    answer = events[-1].answer
+    assert answer.timings["retry"] == "multi_part" and answer.timings["answer_parts"] >= 2
+    per_document = generator.prompts[-answer.timings["answer_parts"]:]
+    assert not any("Korda" in p[-1].content and "McCall" in p[-1].content for p in per_document)
+
+
+def test_without_the_setting_a_counted_question_is_asked_per_document_at_once(tmp_path, embedder):
+    pipeline, generator = _two_stations(tmp_path, embedder, lambda m: "McCall and Roper.", single_first=False)
+    events = list(pipeline.ask_stream(QUESTION))
+    assert not [e for e in events if e.kind == "retry"]
+    assert len(generator.prompts) == events[-1].answer.timings["answer_parts"] >= 2
