@@ -75,6 +75,10 @@ def asked_count(question: str) -> int | None:
     return max(_COUNTS[cue] for cue in cues)
 
 
+# Where one item of an answer ends: a sentence end, a comma (", and" included), a bare "and" or a semicolon.
+_ITEM_BREAK = re.compile(r"[.;!?]\s+|,\s*(?:and\s+)?|\s+and\s+|[.;!?]$")
+
+
 def given_items(answer_text: str) -> int:
     """How many things an answer gives: its sentences, and the parts a comma, "and" or a semicolon joins within
     them ("McCall and Roper [1]." -> 2), each holding a content word."""
@@ -82,9 +86,6 @@ def given_items(answer_text: str) -> int:
 
     parts = _ITEM_BREAK.split(strip_markers(answer_text))
     return sum(1 for part in parts if terms(part))
-
-
-_ITEM_BREAK = re.compile(r"[.;!?]\s+|,\s*(?:and\s+)?|\s+and\s+|[.;!?]$")
 
 
 def per_document_passages(hits: Sequence[Hit], *, from_top: int, max_documents: int,

@@ -419,11 +419,11 @@ class RagPipeline:
         timings = dict(prep.timings)
         if stream and prep.abstain_reason is None and self.settings.evidence_preview > 0:
             yield StreamEvent("evidence", passages=self._evidence_preview(prep, timings))
-        single = self.single_first(prep, timings)
-        if single is None:
+        first = self.single_first(prep, timings)
+        if first is None:
             answer = yield from self.answered(prep, timings, stream=stream)
         else:
-            count = asked_count(prep.standalone or prep.question) or 0
+            single, count = first
             answer = yield from self.answered(single, timings, stream=stream)
             if answer.abstained or given_items(answer.text) < count:
                 timings["retry"] = "multi_part"
@@ -443,18 +443,22 @@ class RagPipeline:
         answer = self.finish(prep, raw, timings)
         return (yield from second_pass(self, prep, answer, raw, timings, stream=stream))
 
-    def single_first(self, prep: Prepared, timings: dict[str, float]) -> Prepared | None:
+    def single_first(self, prep: Prepared, timings: dict[str, float]) -> tuple[Prepared, int] | None:
         """The one-prompt form of a multi-part question that only counts what it asks for ("the two officers who
-        ..."), to be asked before the per-document prompts (``multi_part_single_first``); None otherwise."""
-        question = prep.standalone or prep.question
-        if not (self.settings.multi_part_single_first and prep.multi_part and prep.abstain_reason is None
-                and asked_count(question)):
-            return None
+        ..."), to be asked before the per-document prompts (``multi_part_single_first``), with that count; None
+        otherwise."""
         s = self.settings
+        if not (s.multi_part_single_first and prep.multi_part and prep.abstain_reason is None):
+            return None
+        question = prep.standalone or prep.question
+        count = asked_count(question)
+        if count is None:
+            return None
         context = self.one_prompt_context(question, prep.ranked[: s.context_k], prep.ranked, timings)
         shown = prep.ranked[: s.top_k]
-        return dataclasses.replace(prep, hits=shown + tuple(h for h in context if h not in shown), context=context,
-                                   groups=(context,), multi_part=False, style=s.answer_prompt)
+        single = dataclasses.replace(prep, hits=shown + tuple(h for h in context if h not in shown), context=context,
+                                     groups=(context,), multi_part=False, style=s.answer_prompt)
+        return single, count
 
     def _evidence_preview(self, prep: Prepared, timings: dict[str, float]) -> tuple[Hit, ...]:
         """The best evidence sentences, shown before the model's first token (tens of milliseconds)."""

@@ -133,6 +133,16 @@ def test_multi_part_prompts_use_their_own_wording(seed_pipeline, smollm2_path):
     assert len(recorder.systems) >= 2 and set(recorder.systems) == {ANSWER_SYSTEMS["brief"]}
 
 
+def _scripted_pipeline(tmp_path, folder, embedder, reply, **settings):
+    """A pipeline over ``folder`` (40-word chunks) whose reader replies ``reply(messages)``, and that reader."""
+    generator = ScriptedGenerator(reply)
+    pipeline = RagPipeline(load_settings({"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40,
+                                          **settings}),
+                           embedder=embedder, generator=generator, progress=False)
+    pipeline.ensure_index()
+    return pipeline, generator
+
+
 def test_a_question_about_one_person_gets_one_prompt_and_one_name(tmp_path, embedder):
     """Text outside the seeds: two documents, each naming someone who launched perfumes. A question about the one
     person who launched two of them is asked once, over the ranked passages, and its answer names one person;
@@ -141,11 +151,7 @@ def test_a_question_about_one_person_gets_one_prompt_and_one_name(tmp_path, embe
                           "became a spokesmodel for the house that made them.")
     (folder / "rival.txt").write_text("Rival\n\nThe rival brand hired Oskar Lind, who launched one perfume of his "
                                       "own, called Ash, in 2013.\n")
-    generator = ScriptedGenerator(lambda m: "Mara Quist.")
-    pipeline = RagPipeline(load_settings({"index_dir": tmp_path / "index", "seeds_dir": folder,
-                                          "chunk_words": 40}),
-                           embedder=embedder, generator=generator, progress=False)
-    pipeline.ensure_index()
+    pipeline, generator = _scripted_pipeline(tmp_path, folder, embedder, lambda m: "Mara Quist.")
     answer = pipeline.ask("What is the full name of the person who launched two perfumes and became a spokesmodel?")
     assert len(generator.prompts) == 1
     assert not answer.abstained and answer.text == "Mara Quist [1]."
@@ -185,12 +191,7 @@ def _two_stations(tmp_path, embedder, reply, *, single_first=True):
                           "man who stole the van, and take him to the station.")
     (folder / "station.txt").write_text("Station\n\nAt the station the officers Korda and Patel question a driver "
                                         "about a stolen van.\n")
-    generator = ScriptedGenerator(reply)
-    settings = load_settings({"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40,
-                              "multi_part_single_first": single_first})
-    pipeline = RagPipeline(settings, embedder=embedder, generator=generator, progress=False)
-    pipeline.ensure_index()
-    return pipeline, generator
+    return _scripted_pipeline(tmp_path, folder, embedder, reply, multi_part_single_first=single_first)
 
 
 QUESTION = "What are the last names of the two officers who apprehend the man in the parking garage?"
