@@ -11,6 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from rag.generation.base import ChatMessage, Generation, GenerationParams
+from rag.pipeline import RagPipeline
+from rag.settings import load_settings
 
 
 class ScriptedGenerator:
@@ -72,3 +74,13 @@ def story_folder(tmp_path: Path, name: str, text: str) -> Path:
     (folder / f"{name}.txt").write_text(f"{name.title()}\n\n{text}\n")
     (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread.\n")
     return folder
+
+
+def scripted_pipeline(index_dir: Path, docs_dir: Path, embedder, reply: Callable[[list[ChatMessage]], str],
+                      **settings: object) -> RagPipeline:
+    """A pipeline over ``docs_dir`` (indexed into ``index_dir``) whose reader replies ``reply(messages)``; the
+    reader is ``pipeline.generator`` (its ``prompts`` record what it was asked)."""
+    pipeline = RagPipeline(load_settings({"index_dir": index_dir, "seeds_dir": docs_dir, **settings}),
+                           embedder=embedder, generator=ScriptedGenerator(reply), progress=False)
+    pipeline.ensure_index()
+    return pipeline

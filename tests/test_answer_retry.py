@@ -4,9 +4,8 @@ reply that does not fit the question is retried once on the sentences that do, a
 import pytest
 
 from rag.errors import SettingsError
-from rag.pipeline import RagPipeline
 from rag.settings import load_settings
-from tests.fakes import ScriptedGenerator
+from tests.fakes import scripted_pipeline
 
 ORCHESTRA = ("Halden Orchestra review\n\nThe Halden Orchestra was founded in 1952 by the conductor Marta Lind. "
              "A review carried out over the last three years found the finances sound, because ticket sales "
@@ -23,11 +22,8 @@ def corpus(tmp_path_factory):
 
 
 def pipeline(tmp_path, corpus, embedder, reply, **settings):
-    s = load_settings({"index_dir": tmp_path / "index", "seeds_dir": corpus, "answer_checks": "type,year,names,title",
-                       **settings})
-    p = RagPipeline(s, embedder=embedder, generator=ScriptedGenerator(reply), progress=False)
-    p.ensure_index()
-    return p
+    return scripted_pipeline(tmp_path / "index", corpus, embedder, reply,
+                             **{"answer_checks": "type,year,names,title", **settings})
 
 
 def test_a_reason_given_for_a_period_is_retried_with_a_type_hint(tmp_path, corpus, embedder):

@@ -12,9 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from rag.errors import SettingsError
-from rag.pipeline import RagPipeline
 from tests.conftest import copy_seeds
-from tests.fakes import HashingEmbedder, ScriptedGenerator
+from tests.fakes import HashingEmbedder, scripted_pipeline
 from ui.server import Access, build_server, check_exposure
 
 SHEFFIELD = "000_3e02e4570786b062.txt"
@@ -35,13 +34,9 @@ def reply(messages) -> str:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-    from rag.settings import load_settings
 
     root = tmp_path_factory.mktemp("api")
-    settings = load_settings({"index_dir": root / "idx", "seeds_dir": copy_seeds(root / "seeds")})
-    p = RagPipeline(settings, embedder=HashingEmbedder(), generator=ScriptedGenerator(reply), progress=False)
-    p.ensure_index()
-    return p
+    return scripted_pipeline(root / "idx", copy_seeds(root / "seeds"), HashingEmbedder(), reply)
 
 
 @pytest.fixture(scope="module")

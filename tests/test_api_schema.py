@@ -10,9 +10,8 @@ import pytest
 schemathesis = pytest.importorskip("schemathesis")
 from hypothesis import HealthCheck, settings  # noqa: E402
 
-from rag.pipeline import RagPipeline  # noqa: E402
 from tests.conftest import copy_seeds  # noqa: E402
-from tests.fakes import HashingEmbedder, ScriptedGenerator  # noqa: E402
+from tests.fakes import HashingEmbedder, scripted_pipeline  # noqa: E402
 from tests.test_api import reply  # noqa: E402
 from ui.server import build_server  # noqa: E402
 
@@ -21,12 +20,9 @@ EXAMPLES_PER_OPERATION = 40
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-    from rag.settings import load_settings
 
     root = tmp_path_factory.mktemp("fuzz")
-    s = load_settings({"index_dir": root / "idx", "seeds_dir": copy_seeds(root / "seeds"), "upload_max_mb": 1.0})
-    pipeline = RagPipeline(s, embedder=HashingEmbedder(), generator=ScriptedGenerator(reply), progress=False)
-    pipeline.ensure_index()
+    pipeline = scripted_pipeline(root / "idx", copy_seeds(root / "seeds"), HashingEmbedder(), reply, upload_max_mb=1.0)
     return schemathesis.openapi.from_asgi("/openapi.json", build_server(pipeline))
 
 

@@ -5,9 +5,7 @@ import pytest
 
 from rag.citations import terms
 from rag.concise import asks_for_a_thing, concise_answer, concise_sentence
-from rag.pipeline import RagPipeline
-from rag.settings import load_settings
-from tests.fakes import ScriptedGenerator, story_folder
+from tests.fakes import scripted_pipeline, story_folder
 
 
 @pytest.mark.parametrize("question, reply, cut", [
@@ -91,10 +89,8 @@ def test_the_pipeline_cuts_the_checked_answer_and_keeps_the_models_reply(tmp_pat
                           "above Kyoto. He stays there for seven years and learns to carve wood.")
     question = "Who joins a Buddhist collective?"
     reply = "Russell joins a Buddhist collective."
-    settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40}
-    on = RagPipeline(load_settings({**settings, "answer_checks": "names,concise"}), embedder=embedder,
-                     generator=ScriptedGenerator(lambda m: reply), progress=False)
-    on.ensure_index()
+    on = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: reply, chunk_words=40,
+                           answer_checks="names,concise")
     answer = on.ask(question)
     assert not answer.abstained and answer.text == "Russell [1]."
     assert answer.raw_generation == reply

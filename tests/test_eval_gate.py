@@ -1,5 +1,9 @@
 """CI gate: the seeds evaluation with the real default model must not regress below eval/thresholds.json.
-The reports are kept in test-artifacts/eval-seeds/ for inspection."""
+The reports are kept in test-artifacts/eval-seeds/ for inspection.
+
+The gate runs the locked split (140 of the 280 questions, every question type): the whole set took 52 of a
+76-minute CI run on a slow day, too close to CI's 90-minute limit on the slower CPUs here. The locked split is
+the one the issue-14 targets are read on, and no tuning run reads it, so gating on it adds no exposure."""
 
 import json
 
@@ -11,15 +15,18 @@ from tests.conftest import ARTIFACTS, ROOT
 
 pytestmark = pytest.mark.slow
 
+GATE_SPLIT = "locked"
+
 
 def test_seeds_evaluation_meets_recorded_thresholds(seed_settings, qwen_pipeline):
     out = ARTIFACTS / "eval-seeds"
     results = run_eval(seed_settings, ROOT / "eval/datasets/seeds.jsonl", out_dir=out, base=qwen_pipeline,
-                       progress=False)
+                       split=GATE_SPLIT, progress=False)
     for name in ("results.json", "report.md", "report.html", "scores.png", "latency.png", "by_type.png"):
         assert (out / name).stat().st_size > 0, name
     totals = results["totals"]
-    assert totals["questions"] >= 40
+    assert totals["questions"] >= 100
+    assert {q["split"] for q in results["questions"]} == {GATE_SPLIT}
     thresholds = json.loads((ROOT / "eval/thresholds.json").read_text())
     problems = check_thresholds(results, thresholds)
     assert not problems, "seeds evaluation regressed:\n" + "\n".join(problems)

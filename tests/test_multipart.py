@@ -6,10 +6,8 @@ from __future__ import annotations
 import pytest
 
 from rag.multipart import asked_count, given_items, is_multi_part, join_replies, per_document_passages
-from rag.pipeline import RagPipeline
-from rag.settings import load_settings
 from rag.types import Chunk, Hit
-from tests.fakes import ScriptedGenerator, story_folder
+from tests.fakes import scripted_pipeline, story_folder
 
 
 @pytest.mark.parametrize("question", [
@@ -135,12 +133,8 @@ def test_multi_part_prompts_use_their_own_wording(seed_pipeline, smollm2_path):
 
 def _scripted_pipeline(tmp_path, folder, embedder, reply, **settings):
     """A pipeline over ``folder`` (40-word chunks) whose reader replies ``reply(messages)``, and that reader."""
-    generator = ScriptedGenerator(reply)
-    pipeline = RagPipeline(load_settings({"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40,
-                                          **settings}),
-                           embedder=embedder, generator=generator, progress=False)
-    pipeline.ensure_index()
-    return pipeline, generator
+    pipeline = scripted_pipeline(tmp_path / "index", folder, embedder, reply, chunk_words=40, **settings)
+    return pipeline, pipeline.generator
 
 
 def test_a_question_about_one_person_gets_one_prompt_and_one_name(tmp_path, embedder):

@@ -4,9 +4,7 @@ shape is cut to, or completed to, the first, last or full name. Text outside the
 import pytest
 
 from rag.name_parts import asked_name_part, names_in, names_only_the_asked_about, shape_name_parts
-from rag.pipeline import RagPipeline
-from rag.settings import load_settings
-from tests.fakes import ScriptedGenerator, story_folder
+from tests.fakes import scripted_pipeline, story_folder
 
 STORY = ("Lucien Conein was a CIA officer in Saigon. When the coup began, Conein was called to the embassy. "
          "Later Mary Beekman lost her job; Mary met Dr. Ludwig van Beethoven Jr. in Bonn. "
@@ -78,10 +76,8 @@ def test_the_pipeline_completes_a_name_from_its_document_and_cites_where_it_is_w
     folder = story_folder(tmp_path, "story", "Solveig Berg ran a puppet theatre in Oslo. " + filler + " Years later "
                           "Solveig took the shadow puppets of the theatre on a tour of Japan.")
     question = "What is the full name of the person who took shadow puppets on a tour of Japan?"
-    settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "chunk_words": 40, "context_k": 1}
-    on = RagPipeline(load_settings({**settings, "answer_checks": "names,name_part"}), embedder=embedder,
-                     generator=ScriptedGenerator(lambda m: "Solveig"), progress=False)
-    on.ensure_index()
+    on = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: "Solveig", chunk_words=40, context_k=1,
+                           answer_checks="names,name_part")
     context = on.prepare(question).context
     assert len(context) == 1 and "Japan" in context[0].chunk.text and "Solveig Berg" not in context[0].chunk.text
     answer = on.ask(question)
@@ -129,14 +125,12 @@ def test_a_reply_naming_the_described_persons_own_company_is_asked_again(tmp_pat
     def reply(messages):
         return "Ronald Kornblow" if "(Not Beatrice Reiner.)" in messages[-1].content else "Beatrice Reiner"
 
-    settings = {"index_dir": tmp_path / "index", "seeds_dir": folder, "answer_checks": "names,other_person"}
-    p = RagPipeline(load_settings(settings), embedder=embedder, generator=ScriptedGenerator(reply), progress=False)
-    p.ensure_index()
+    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
     answer = p.ask("What is the full name of the person that Beatrice is sent to romance?")
     assert not answer.abstained and answer.text.startswith("Ronald Kornblow")
     assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
     # A retry that names her again abstains, with the check's name as the reason.
-    stuck_generator = ScriptedGenerator(lambda m: "Beatrice Reiner")
-    stuck = RagPipeline(load_settings(settings), embedder=embedder, generator=stuck_generator, progress=False)
+    stuck = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: "Beatrice Reiner",
+                              answer_checks="names,other_person")
     again = stuck.ask("What is the full name of the person that Beatrice is sent to romance?")
     assert again.abstained and again.abstain_kind == "other_person"
