@@ -14,18 +14,17 @@ import argparse
 import dataclasses
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import pct, timed_answer  # noqa: E402
+
 from rag.machine import cpu_info
 from rag.pipeline import RagPipeline
 from rag.settings import PROJECT_ROOT, Settings, load_settings
-
-
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
 
 
 def parse_change(text: str, settings: Settings) -> tuple[str, object]:
@@ -48,20 +47,6 @@ def questions(split: str, limit: int) -> list[str]:
     rows = [json.loads(line) for line in (PROJECT_ROOT / "eval/datasets/seeds.jsonl").read_text().splitlines()]
     single = [r["question"] for r in rows if r.get("split") == split and not r.get("turns")]
     return single[:limit]
-
-
-def timed(pipeline: RagPipeline, question: str) -> dict[str, object]:
-    started = time.perf_counter()
-    first = None
-    answer = None
-    for event in pipeline.ask_stream(question):
-        if event.kind == "token" and first is None:
-            first = time.perf_counter() - started
-        if event.kind == "answer":
-            answer = event.answer
-    assert answer is not None
-    return {"total": time.perf_counter() - started, "first": first, "text": answer.text,
-            "tokens": answer.timings.get("completion_tokens", 0), "generate_s": answer.timings.get("generate_s", 0)}
 
 
 def summary(runs: list[dict[str, object]]) -> dict[str, float]:
@@ -88,7 +73,7 @@ def main() -> None:
         runs: dict[str, list[dict[str, object]]] = {"default": [], "candidate": []}
         for q in asked:
             for name, pipeline in (("default", base), ("candidate", candidate)):
-                runs[name].append(timed(pipeline, q))
+                runs[name].append(timed_answer(pipeline, q))
             a, b = runs["default"][-1], runs["candidate"][-1]
             print(f"{a['total']:.2f}s / {b['total']:.2f}s {'same' if a['text'] == b['text'] else 'DIFFERENT'} {q!r}")
         same = sum(a["text"] == b["text"] for a, b in zip(runs["default"], runs["candidate"], strict=True))

@@ -5,9 +5,13 @@ from __future__ import annotations
 
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import pct, timed_answer  # noqa: E402
 
 from rag.pipeline import RagPipeline
 from rag.settings import PROJECT_ROOT, load_settings
@@ -23,11 +27,6 @@ QUESTIONS = [
 ]
 
 
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         pipeline = RagPipeline(load_settings({"index_dir": Path(tmp) / "idx"}), progress=False)
@@ -38,21 +37,14 @@ def main() -> None:
         started = time.perf_counter()
         pipeline.ask("warm-up: who inspected the councils?")
         warmup = time.perf_counter() - started
-        totals, firsts, prompt_tok = [], [], []
+        totals, firsts = [], []
         for _ in range(2):
             for q in QUESTIONS:
-                t0 = time.perf_counter()
-                first = None
-                answer = None
-                for event in pipeline.ask_stream(q):
-                    if event.kind == "token" and first is None:
-                        first = time.perf_counter() - t0
-                    if event.kind == "answer":
-                        answer = event.answer
-                totals.append(time.perf_counter() - t0)
-                if first is not None:
-                    firsts.append(first)
-                print(f"{totals[-1]:.2f}s first={first} {q!r} -> {answer.text!r}")
+                run = timed_answer(pipeline, q)
+                totals.append(float(run["total"]))
+                if run["first"] is not None:
+                    firsts.append(float(run["first"]))
+                print(f"{totals[-1]:.2f}s first={run['first']} {q!r} -> {run['text']!r}")
         result = {
             "embedder_load_s": round(load_embedder, 2),
             "index_seeds_s": round(report.seconds, 2) if report else None,
@@ -64,7 +56,6 @@ def main() -> None:
             "first_token_p95_s": round(pct(firsts, 0.95), 2),
             "questions": len(totals),
         }
-        del prompt_tok
         print(json.dumps(result, indent=2))
         out = PROJECT_ROOT / "bench/results/answer_latency.json"
         out.write_text(json.dumps(result, indent=2))

@@ -1,4 +1,5 @@
-"""Shared helpers for the benchmark scripts: machine description, load average, memory, percentiles."""
+"""Shared helpers for the benchmark scripts: machine description, load average, memory, percentiles, one timed
+answer."""
 
 from __future__ import annotations
 
@@ -82,3 +83,24 @@ class TimingEmbedder:
         self.seconds += time.perf_counter() - started
         self.texts += len(texts)
         return out
+
+
+def pct(values: list[float], q: float) -> float:
+    """The ``q`` quantile of ``values`` (nearest rank; nan for none)."""
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))] if values else float("nan")
+
+
+def timed_answer(pipeline, question: str) -> dict[str, object]:
+    """One streamed answer: seconds to the first model token and to the checked answer, its text and tokens."""
+    started = time.perf_counter()
+    first = None
+    answer = None
+    for event in pipeline.ask_stream(question):
+        if event.kind == "token" and first is None:
+            first = time.perf_counter() - started
+        if event.kind == "answer":
+            answer = event.answer
+    assert answer is not None
+    return {"total": time.perf_counter() - started, "first": first, "text": answer.text,
+            "tokens": answer.timings.get("completion_tokens", 0), "generate_s": answer.timings.get("generate_s", 0)}
