@@ -34,7 +34,6 @@ def reply(messages) -> str:
 
 @pytest.fixture(scope="module")
 def pipeline(tmp_path_factory):
-
     root = tmp_path_factory.mktemp("api")
     return scripted_pipeline(root / "idx", copy_seeds(root / "seeds"), HashingEmbedder(), reply)
 

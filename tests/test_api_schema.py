@@ -20,7 +20,6 @@ EXAMPLES_PER_OPERATION = 40
 
 @pytest.fixture(scope="module")
 def api_schema(tmp_path_factory):
-
     root = tmp_path_factory.mktemp("fuzz")
     pipeline = scripted_pipeline(root / "idx", copy_seeds(root / "seeds"), HashingEmbedder(), reply, upload_max_mb=1.0)
     return schemathesis.openapi.from_asgi("/openapi.json", build_server(pipeline))
