@@ -300,17 +300,27 @@ class ConstraintCheck:
                 said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
                 return Mismatch("names", f"the cited document never mentions {said}",
                                 keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
-        if "other_person" in self.checks and asked.names and not multi_part:
-            own = names_only_the_asked_about(question, text)
-            if own:
-                said = " and ".join(own)
-                return Mismatch("other_person", f"the question asks for someone it describes; the answer names "
-                                f"{said}, whom the question names",
-                                keep=lambda hit, sentence: _names_other_than(sentence, asked.names),
-                                hint=f"Not {said}.")
+        if not multi_part and (own := self.own_person(question, text)) is not None:
+            return own
         if "sibling" in self.checks and asked.names and citations and not multi_part:
             return self._about_a_sibling(question, text, citations)
         return None
+
+    def own_person(self, question: str, reply: str) -> Mismatch | None:
+        """Failure kind: near-fact pick, the wrong person. A bare-name reply that names only whom the question
+        names, to a question asking for a part of the name of someone it describes (rag/name_parts.py): retried on
+        the sentences that name someone else, with the hint "Not X.". Also read on a reply abstained as a
+        restatement ("James" for "... the person who put James in charge"), whose only name is the question's."""
+        asked = profile(question)
+        if "other_person" not in self.checks or not asked.names:
+            return None
+        own = names_only_the_asked_about(question, reply)
+        if not own:
+            return None
+        said = " and ".join(own)
+        return Mismatch("other_person", f"the question asks for someone it describes; the answer names {said}, "
+                        "whom the question names",
+                        keep=lambda hit, sentence: _names_other_than(sentence, asked.names), hint=f"Not {said}.")
 
     def _about_a_sibling(self, question: str, text: str, citations: Sequence[Citation]) -> Mismatch | None:
         """Failure kind: trap answered about the wrong entity. A name the question gives is one of a list its

@@ -9,7 +9,8 @@ from collections.abc import Generator as Coroutine
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from rag.answer_check import UNSUPPORTED, Mismatch, one_of_several
+from rag.answer_check import NO_NAME, RESTATED, UNSUPPORTED, Mismatch, one_of_several
+from rag.citations import strip_markers
 from rag.evidence import EvidenceSelector
 from rag.multipart import merge_items
 from rag.prompts import list_lines
@@ -27,7 +28,7 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
     asked again on the closest sentences and the better-grounded answer kept; a list question's answer is
     completed from the closest sentences; a reply the passages do not support at all is asked again on the
     closest sentences ("supported")."""
-    mismatch = mismatch_of(p, prep, answer) or _unsupported(p, prep, answer)
+    mismatch = mismatch_of(p, prep, answer) or _unsupported(p, prep, answer) or _restated_own(p, prep, answer, raw)
     if mismatch is not None:
         timings["retry"] = mismatch.kind
         retry = retry_on_evidence(p, prep, mismatch)
@@ -125,6 +126,16 @@ def _unsupported(p: RagPipeline, prep: Prepared, answer: Answer) -> Mismatch | N
         return None
     return Mismatch("supported", answer.abstain_reason or "no sentence of the reply is supported",
                     keep=lambda hit, sentence: True)
+
+
+def _restated_own(p: RagPipeline, prep: Prepared, answer: Answer, raw: str) -> Mismatch | None:
+    """Failure kind: near-fact pick, the wrong person. A bare-name reply abstained for restating the question or
+    naming no new name, because its only name is one the question gives ("James" for "the full name of the person
+    who put James in charge"): the ``other_person`` check's case, retried as that check retries it."""
+    if not (answer.abstained and answer.abstain_kind in (RESTATED, NO_NAME) and prep.abstain_reason is None
+            and not prep.multi_part):
+        return None
+    return p.constraints.own_person(prep.standalone or prep.question, strip_markers(raw))
 
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:

@@ -134,3 +134,23 @@ def test_a_reply_naming_the_described_persons_own_company_is_asked_again(tmp_pat
                               answer_checks="names,other_person")
     again = stuck.ask("What is the full name of the person that Beatrice is sent to romance?")
     assert again.abstained and again.abstain_kind == "other_person"
+
+
+def test_a_restated_reply_naming_only_the_described_persons_company_is_asked_again(tmp_path, embedder):
+    """"James" restates the question (every word of it is the question's), so it used to abstain at once; its only
+    name is the question's own person, so it is the other_person check's case and is asked again."""
+    folder = story_folder(tmp_path, "fire", "The Lord Mayor dithered while London burned. King Charles overrode the "
+                          "City authorities and put his brother James in charge of the firefighting.")
+    question = "What is the full name of the person who put James in charge of the firefighting?"
+
+    def reply(messages):
+        return "King Charles" if "(Not James.)" in messages[-1].content else "James"
+
+    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
+    answer = p.ask(question)
+    assert not answer.abstained and answer.text.startswith("King Charles")
+    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+    # Without the check the restated reply abstains as before, with no second prompt.
+    off = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names")
+    first = off.ask(question)
+    assert first.abstained and first.abstain_kind == "restated" and len(off.generator.prompts) == 1
