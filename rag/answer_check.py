@@ -311,11 +311,11 @@ class ConstraintCheck:
         names, to a question asking for a part of the name of someone it describes (rag/name_parts.py): retried on
         the sentences that name someone else, with the hint "Not X.". Also read on a reply abstained as a
         restatement ("James" for "... the person who put James in charge"), whose only name is the question's."""
-        asked = profile(question)
-        if "other_person" not in self.checks or not asked.names:
+        if "other_person" not in self.checks:
             return None
-        own = names_only_the_asked_about(question, reply)
-        if not own:
+        own = names_only_the_asked_about(question, reply)  # [] at once for most questions: asked first
+        asked = profile(question) if own else None
+        if asked is None or not asked.names:
             return None
         said = " and ".join(own)
         return Mismatch("other_person", f"the question asks for someone it describes; the answer names {said}, "

@@ -10,7 +10,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from rag.answer_check import NO_NAME, RESTATED, UNSUPPORTED, Mismatch, one_of_several
-from rag.citations import strip_markers
 from rag.evidence import EvidenceSelector
 from rag.multipart import merge_items
 from rag.prompts import list_lines
@@ -135,7 +134,7 @@ def _restated_own(p: RagPipeline, prep: Prepared, answer: Answer, raw: str) -> M
     if not (answer.abstained and answer.abstain_kind in (RESTATED, NO_NAME) and prep.abstain_reason is None
             and not prep.multi_part):
         return None
-    return p.constraints.own_person(prep.standalone or prep.question, strip_markers(raw))
+    return p.constraints.own_person(prep.standalone or prep.question, raw)  # markers: dropped by the name reader
 
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:
