@@ -300,20 +300,20 @@ class ConstraintCheck:
                 said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
                 return Mismatch("names", f"the cited document never mentions {said}",
                                 keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
-        if not multi_part and (own := self.own_person(question, text)) is not None:
+        if not multi_part and (own := self.own_person(question, text, [h.chunk.text for h in passages])) is not None:
             return own
         if "sibling" in self.checks and asked.names and citations and not multi_part:
             return self._about_a_sibling(question, text, citations)
         return None
 
-    def own_person(self, question: str, reply: str) -> Mismatch | None:
+    def own_person(self, question: str, reply: str, passages: Sequence[str] = ()) -> Mismatch | None:
         """Failure kind: near-fact pick, the wrong person. A bare-name reply that names only whom the question
         names, to a question asking for a part of the name of someone it describes (rag/name_parts.py): retried on
         the sentences that name someone else, with the hint "Not X.". Also read on a reply abstained as a
         restatement ("James" for "... the person who put James in charge"), whose only name is the question's."""
         if "other_person" not in self.checks:
             return None
-        own = names_only_the_asked_about(question, reply)  # [] at once for most questions: asked first
+        own = names_only_the_asked_about(question, reply, passages)  # [] at once for most questions: asked first
         asked = profile(question) if own else None
         if asked is None or not asked.names:
             return None

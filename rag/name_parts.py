@@ -211,7 +211,7 @@ def shape_name_parts(question: str, reply: str, passages: Sequence[str]) -> str:
     question asks for a full name and the reply gives one word of it. A reply that is not a bare list of names,
     or a question that asks for no part of a name, comes back unchanged."""
     part = asked_name_part(question)
-    if part is None or names_only_the_asked_about(question, reply):
+    if part is None or names_only_the_asked_about(question, reply, passages):
         return reply  # nothing to shape, or the wrong person: the "other_person" check's case, left whole for it
     items = _reply_items(reply)
     if not items:
@@ -233,11 +233,14 @@ _DESCRIBED = re.compile(r"\bnames?\s+of\s+(?:the|a|an|this|that)\s+(?:[\w'’-]+
                         re.IGNORECASE)
 
 
-def names_only_the_asked_about(question: str, reply: str) -> list[str]:
-    """The names of a bare-name reply, when every one of them shares a word with a name in a question that asks
-    for a part of the name of someone it describes ("What is the full name of the person Beatrice is sent to
-    romance?" -> "Beatrice Reiner"): the reply names whom the question is about, not whom it asks for. [] when
-    the reply names someone else, is a sentence, or the question asks for no described person's name."""
+def names_only_the_asked_about(question: str, reply: str, passages: Sequence[str] = ()) -> list[str]:
+    """The names of a bare-name reply, when every one of them names someone a question names, in a question that
+    asks for a part of the name of someone it describes ("What is the full name of the person Beatrice is sent to
+    romance?" -> "Beatrice Reiner"): the reply names whom the question is about, not whom it asks for. A name
+    names the question's person when it shares a word with a name in the question, or when it is another part of
+    that person's name in ``passages`` ("Burne-Jones" for "... who worked with Edward", the passages' only
+    Edward being Edward Burne-Jones). [] when the reply names someone else, is a sentence, or the question asks
+    for no described person's name."""
     if asked_name_part(question) is None or not _DESCRIBED.search(question):
         return []
     runs = [item_runs for _, item_runs in _reply_items(reply)]
@@ -245,6 +248,25 @@ def names_only_the_asked_about(question: str, reply: str) -> list[str]:
         return []
     asked = set(question_names(question))
     names = [r[0] for r in runs]
-    if all({_key(w) for w in name} & asked for name in names):
+    if all({_key(w) for w in name} & asked or _another_part(name, question, passages) for name in names):
         return [" ".join(name) for name in names]
     return []
+
+
+def _another_part(name: list[str], question: str, passages: Sequence[str]) -> bool:
+    """Whether ``name`` is part of the full name, in ``passages``, of a name the question gives: the question's
+    name (all its words) belongs to exactly one person with a longer name there, and that name holds ``name``.
+    Two people sharing the question's name ("Edward Burne-Jones", "Edward VII") leave it open."""
+    if not passages:
+        return False
+    asked = set(question_names(question))
+    wanted = {_key(w) for w in name}
+    people = {tuple(_key(w) for w in _personal(run)) for text in passages for run in names_in(text)}
+    for given in names_in(question):
+        keys = {_key(w) for w in given}
+        if not keys <= asked:
+            continue  # a question word or an opener, not a name the question gives
+        holders = {person for person in people if len(person) > len(keys) and keys <= set(person)}
+        if len(holders) == 1 and wanted <= set(next(iter(holders))) and not wanted & keys:
+            return True
+    return False

@@ -134,7 +134,8 @@ def _restated_own(p: RagPipeline, prep: Prepared, answer: Answer, raw: str) -> M
     if not (answer.abstained and answer.abstain_kind in (RESTATED, NO_NAME) and prep.abstain_reason is None
             and not prep.multi_part):
         return None
-    return p.constraints.own_person(prep.standalone or prep.question, raw)  # markers: dropped by the name reader
+    return p.constraints.own_person(prep.standalone or prep.question, raw,  # markers: dropped by the name reader
+                                    [h.chunk.text for h in prep.context])
 
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:

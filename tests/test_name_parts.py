@@ -111,6 +111,36 @@ def test_a_reply_naming_only_whom_the_question_names(question, reply, own):
     assert names_only_the_asked_about(question, reply) == own
 
 
+@pytest.mark.parametrize("passages, own", [
+    # The passages' only Edward is Edward Burne-Jones: "Burne-Jones" names the question's own person.
+    (["Burges worked at Waltham Abbey with Edward Burne-Jones. Burne-Jones designed the glass."], ["Burne-Jones"]),
+    # Two people called Edward: which one the question means is open, so the reply is left to the other checks.
+    (["Edward Burne-Jones designed the glass. Edward Poynter painted the ceiling."], []),
+    # Another person who merely shares the question's surname is someone else.
+    (["Edward Smith drew the plans; his brother Burne-Jones Smith built them."], []),
+    ([], []),
+])
+def test_a_reply_giving_another_part_of_the_question_persons_name(passages, own):
+    question = "What is the last name of the person who worked at Waltham Abbey with Edward?"
+    assert names_only_the_asked_about(question, "Burne-Jones [1]", passages) == own
+
+
+def test_a_reply_naming_the_question_persons_surname_is_asked_again(tmp_path, embedder):
+    """"Doolittle" for "the man that will pay for Eliza's lessons": the passages' Eliza is Eliza Doolittle, so the
+    reply names her, not the man the question describes, and is asked again with "Not Doolittle."."""
+    folder = story_folder(tmp_path, "play", "Eliza Doolittle sells flowers in Covent Garden. Colonel Pickering "
+                          "bets that Higgins cannot teach her, and offers to pay for Eliza's lessons himself.")
+    question = "What's the last name of the man that will pay for Eliza's lessons?"
+
+    def reply(messages):
+        return "Pickering" if "(Not Doolittle.)" in messages[-1].content else "Doolittle"
+
+    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
+    answer = p.ask(question)
+    assert not answer.abstained and answer.text.startswith("Pickering")
+    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+
+
 def test_the_wrong_person_is_not_shaped():
     """Cut to "Charles", the reply would no longer show that it names the question's own Read."""
     question = "What is the first name of the man who Read refused to credit?"
