@@ -231,7 +231,11 @@ def _used_as_quantity(wanted: set[str], sources: Sequence[str]) -> bool:
 # --- constraints the question puts on the answer (rag/question.py) --------------------------------------------
 
 
-_TITLE_ASKED = re.compile(r"\b(?:headline|title|called|name of the (?:report|article|story))\b", re.IGNORECASE)
+# Questions a title or heading answers: its name asked outright, or the publication that ran the text (a
+# newspaper's name is its masthead, the first line of the page: "Which newspaper ran the article?").
+_TITLE_ASKED = re.compile(r"\b(?:headline|title|called|name of the (?:report|article|story)"
+                          r"|(?:news)?papers?|publications?|publishers?|outlets?|magazines?|journals?|websites?"
+                          r"|broadcasters?)\b", re.IGNORECASE)
 
 
 @dataclass(frozen=True)

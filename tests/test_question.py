@@ -213,6 +213,20 @@ def test_a_headline_is_not_an_answer():
                        [cite("orchestra.txt", quote)], [hit("orchestra.txt")]) is None
 
 
+def test_a_masthead_answers_which_publication_ran_the_story():
+    """A newspaper's name is the page's first line, so it reads as a title; a question about the publication
+    is answered by it, and any other question still is not."""
+    page = "Bergen Evening Courier\n\nThe Halden Orchestra was rated excellent by the arts council in 2021.\n"
+    passage = Hit(chunk=Chunk(0, "page.txt", 0, 0, len(page), page), title="Bergen Evening Courier", score=1.0)
+    check = ConstraintCheck({"page.txt": page}.__getitem__)
+    cited = [Citation(1, "page.txt", "", 0, 22, "Bergen Evening Courier", 1, 0.9)]
+    for question in ("Which newspaper reported the orchestra's rating?", "What paper ran the story on Halden?",
+                     "In which publication did the rating appear?"):
+        assert check.check(question, "Bergen Evening Courier [1].", cited, [passage]) is None, question
+    mismatch = check.check("Who rated the Halden Orchestra?", "Bergen Evening Courier [1].", cited, [passage])
+    assert mismatch is not None and mismatch.kind == "title"
+
+
 def test_a_heading_inside_a_passage_is_not_an_answer():
     """Failure kind: a title returned as the answer, when the title is a heading inside the text (minutes that
     discuss a report carry the report's name as a line of its own). A short line naming a newspaper is a name a
