@@ -34,7 +34,6 @@ from rag.question import (
     name_groups,
     name_tokens,
     profile,
-    question_names,
 )
 from rag.text import Span, split_sentences, stem, tokenize
 from rag.types import Citation, Hit
@@ -193,20 +192,6 @@ def added_terms(question: str, answer_text: str) -> set[str]:
     return terms(answer_text) - terms(question)
 
 
-_ASKS_WHO = re.compile(r"^\W*(?:who|whom)\b", re.IGNORECASE)
-
-
-def names_only_the_question_gives(question: str, answer_text: str) -> bool:
-    """Failure kind: unanswerable answered. A "who" question's reply whose names are all the question's own ("The
-    interim director before Risthardh Hare was Risthardh Hare" for "Who was the director before Risthardh Hare?"):
-    the passages name no one else for it, and the reader filled the gap with the question's words. Abstains
-    without a retry: a described person's name asked for is the ``other_person`` check's case, which retries."""
-    if not _ASKS_WHO.search(question):
-        return False
-    named = _names(answer_text)
-    return bool(named) and named <= _names(question) | set(question_names(question))
-
-
 def counts_other(counted: Sequence[str], answer_text: str, quotes: Sequence[str]) -> bool:
     """Failure kind: near-fact pick / unanswerable answered. The reply's numbers count something else: none of
     them stands near a word naming what the question counts, in the reply or in a cited sentence."""
@@ -321,9 +306,6 @@ class ConstraintCheck:
                                 keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
         if not multi_part and (own := self.own_person(question, text, [h.chunk.text for h in passages])) is not None:
             return own
-        if "own_names" in self.checks and not multi_part and names_only_the_question_gives(question, text):
-            return Mismatch("own_names", "the question asks who; the answer names no one the question does not "
-                            "name itself", keep=None)
         if "sibling" in self.checks and asked.names and citations and not multi_part:
             return self._about_a_sibling(question, text, citations)
         return None

@@ -34,9 +34,8 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "serious failings").
 # "supported": the citation check kept no sentence of the reply (the model paraphrased past the passages, or
 # answered from outside them); asked once more on the closest sentences, and the retry checked like any answer.
-# "own_names": a "who" question answered with no name but the question's own; abstains without a retry.
 ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported",
-                 "name_part", "other_person", "own_names", "concise")
+                 "name_part", "other_person", "concise")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -130,8 +130,7 @@ class Settings:
     # Checks that hold the answer to what the question asks (rag/answer_check.py, ANSWER_CHECKS), comma-separated;
     # a reply that fails one is retried once on the sentences that fit (at most retry_sentences, with
     # evidence_window neighbours), and abstains if none do. "" = none. docs/decisions.md, "Answer checks".
-    answer_checks: str = ("type,year,names,title,count,year_doc,sibling,grounded,name_part,other_person,own_names,"
-                          "concise")
+    answer_checks: str = "type,year,names,title,count,year_doc,sibling,grounded,name_part,other_person,concise"
     retry_sentences: int = 4
     focus_ratio: float = 0.5  # "focus" check: cited sentence under this share of the closest one's relevance
     # A follow-up's standalone rewrite may only use names, years and numbers from the conversation
