@@ -34,6 +34,7 @@ from rag.question import (
     name_groups,
     name_tokens,
     profile,
+    question_names,
 )
 from rag.text import Span, split_sentences, stem, tokenize
 from rag.types import Citation, Hit
@@ -192,13 +193,27 @@ def added_terms(question: str, answer_text: str) -> set[str]:
     return terms(answer_text) - terms(question)
 
 
-def counts_other(counted: Sequence[str], answer_text: str, quotes: Sequence[str]) -> bool:
-    """Failure kind: near-fact pick / unanswerable answered. The reply's numbers count something else: none of
-    them stands near a word naming what the question counts, in the reply or in a cited sentence."""
+def counts_other(counted: Sequence[str], answer_text: str, quotes: Sequence[str], head: str = "") -> bool:
+    """Failure kind: near-fact pick / unanswerable answered. The reply's numbers count something else: in no cited
+    sentence does one of them stand near a word naming what the question counts, nor share the sentence with the
+    counted noun ``head`` ("only two found" in a sentence about "272 cases", for "how many of the cases ...").
+    The reply's own words do not vouch for its number: "Two social workers were recruited" cited from a sentence
+    whose "two" counts cases is a number of something else."""
     given = numbers(answer_text)
     if not given:
         return False  # no number: the "type" check's case
-    return not any(counts(counted, text, given) for text in (answer_text, *quotes))
+    for quote in quotes:
+        if counts(counted, quote, given) or head and given & numbers(quote) and head in terms(quote):
+            return False
+    return True
+
+
+def counted_head(question: str, counted: Sequence[str]) -> str:
+    """The noun a "how many" question counts: the last counted term that is not a name the question gives
+    ("cases" in "how many of the cases Sheffield examined"); "" when there is none."""
+    own = {stem(n) for n in question_names(question)}
+    heads = [t for t in counted if t not in own]
+    return heads[-1] if heads else ""
 
 
 def _names(text: str) -> set[str]:
@@ -275,7 +290,7 @@ class ConstraintCheck:
             return Mismatch("type", f"the question asks for a {wanted} and the answer gives none",
                             keep=lambda hit, sentence: has_type(sentence, wanted), hint=TYPE_HINTS[wanted])
         counted = counted_terms(question) if "count" in self.checks and not multi_part else ()
-        if counted and counts_other(counted, text, [c.quote for c in citations]):
+        if counted and counts_other(counted, text, [c.quote for c in citations], counted_head(question, counted)):
             what = " ".join(counted_words(question))
             return Mismatch("count", f"the question counts {what}; the answer's number counts something else",
                             keep=lambda hit, sentence: counts(counted, sentence),

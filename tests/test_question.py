@@ -96,7 +96,8 @@ def test_a_reply_of_the_wrong_type_is_retried_on_sentences_of_that_type():
 
 
 FESTIVAL = ("Lofoten festival\nThe festival sold 4,000 tickets in its first year. Twelve volunteers ran the bar, "
-            "and 35 bands played over three days.")
+            "and 35 bands played over three days. Every one of the bands was paid, and in the end only two "
+            "were asked back.")
 
 
 @pytest.fixture
@@ -131,11 +132,17 @@ def test_a_number_that_counts_something_else_is_a_mismatch(festival):
     assert mismatch.hint == "Answer with the number of volunteers."
     assert mismatch.keep(hit("festival.txt"), "Twelve volunteers ran the bar, and 35 bands played.")
     assert not mismatch.keep(hit("festival.txt"), quote)
-    # The number counts what is asked, in the cited sentence or in the reply itself.
+    # The number counts what is asked in the cited sentence: beside the counted word, or in a sentence about the
+    # counted noun ("how many of the bands": "only two" of them).
     assert check.check("How many tickets did the festival sell?", "4,000 [1]",
                        [cite("festival.txt", quote)], [hit("festival.txt")]) is None
-    assert check.check("How many tickets did the festival sell?", "4,000 tickets were sold [1]",
-                       [cite("festival.txt", "The festival sold 4,000")], [hit("festival.txt")]) is None
+    asked_back = "Every one of the bands was paid, and in the end only two were asked back."
+    assert check.check("How many of the bands were asked back?", "2 [1]",
+                       [cite("festival.txt", asked_back)], [hit("festival.txt")]) is None
+    # The reply's own words do not vouch for its number: the cited "4,000" counts tickets, not volunteers.
+    mismatch = check.check("How many volunteers did the festival recruit?", "4,000 volunteers were recruited [1]",
+                           [cite("festival.txt", quote)], [hit("festival.txt")])
+    assert mismatch is not None and mismatch.kind == "count"
     # "people" says nothing about what the number stands beside ("75,000 workers"): no check.
     assert check.check("How many people worked at the festival?", "4,000 [1]",
                        [cite("festival.txt", quote)], [hit("festival.txt")]) is None
