@@ -227,10 +227,10 @@ def shape_name_parts(question: str, reply: str, passages: Sequence[str]) -> str:
     return shaped_items[0] if len(shaped_items) == 1 else ", ".join(shaped_items[:-1]) + " and " + shaped_items[-1]
 
 
-# "the name of the person who ...", "the first name of the man that ...": someone the question describes
-# rather than names.
-_DESCRIBED = re.compile(r"\bnames?\s+of\s+(?:the|a|an|this|that)\s+(?:[\w'’-]+\s+){1,4}?(?:who|whom|whose|that)\b",
-                        re.IGNORECASE)
+# "the name of the person who ...", "the first name of the man that ...", "the surname of the man who ...": someone
+# the question describes rather than names.
+_DESCRIBED = re.compile(r"(?:\b|(?<=sur)|(?<=fore))names?\s+of\s+(?:the|a|an|this|that)\s+"
+                        r"(?:[\w'’-]+\s+){1,4}?(?:who|whom|whose|that)\b", re.IGNORECASE)
 
 
 def names_only_the_asked_about(question: str, reply: str, passages: Sequence[str] = ()) -> list[str]:

@@ -123,6 +123,9 @@ def test_a_reply_naming_only_whom_the_question_names(question, reply, own):
 def test_a_reply_giving_another_part_of_the_question_persons_name(passages, own):
     question = "What is the last name of the person who worked at Waltham Abbey with Edward?"
     assert names_only_the_asked_about(question, "Burne-Jones [1]", passages) == own
+    # Asked for with another word for the part ("surname"), the question describes the same person.
+    reworded = "What is the surname of the person who worked at Waltham Abbey with Edward?"
+    assert names_only_the_asked_about(reworded, "Burne-Jones [1]", passages) == own
 
 
 def test_a_reply_naming_the_question_persons_surname_is_asked_again(tmp_path, embedder):
