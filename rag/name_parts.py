@@ -256,7 +256,7 @@ def names_only_the_asked_about(question: str, reply: str, passages: Sequence[str
 def _another_part(name: list[str], question: str, passages: Sequence[str]) -> bool:
     """Whether ``name`` is part of the full name, in ``passages``, of a name the question gives: the question's
     name (all its words) belongs to exactly one person with a longer name there, and that name holds ``name``.
-    Two people sharing the question's name ("Edward Burne-Jones", "Edward VII") leave it open."""
+    Two people sharing the question's name ("Edward Burne-Jones", "Edward Poynter") leave it open."""
     if not passages:
         return False
     asked = set(question_names(question))
