@@ -248,18 +248,17 @@ def names_only_the_asked_about(question: str, reply: str, passages: Sequence[str
         return []
     asked = set(question_names(question))
     names = [r[0] for r in runs]
-    if all({_key(w) for w in name} & asked or _another_part(name, question, passages) for name in names):
+    if all({_key(w) for w in name} & asked or _another_part(name, question, asked, passages) for name in names):
         return [" ".join(name) for name in names]
     return []
 
 
-def _another_part(name: list[str], question: str, passages: Sequence[str]) -> bool:
+def _another_part(name: list[str], question: str, asked: set[str], passages: Sequence[str]) -> bool:
     """Whether ``name`` is part of the full name, in ``passages``, of a name the question gives: the question's
     name (all its words) belongs to exactly one person with a longer name there, and that name holds ``name``.
     Two people sharing the question's name ("Edward Burne-Jones", "Edward Poynter") leave it open."""
     if not passages:
         return False
-    asked = set(question_names(question))
     wanted = {_key(w) for w in name}
     people = {tuple(_key(w) for w in _personal(run)) for text in passages for run in names_in(text)}
     for given in names_in(question):
