@@ -128,20 +128,27 @@ def test_a_reply_giving_another_part_of_the_question_persons_name(passages, own)
     assert names_only_the_asked_about(reworded, "Burne-Jones [1]", passages) == own
 
 
+def asked_again(tmp_path, embedder, folder, question, wrong, right):
+    """Ask with a model that names ``wrong`` until the prompt says "(Not <wrong>.)", then ``right``; assert that
+    the other_person check asked once more and kept ``right``. Returns the scripted reply."""
+
+    def reply(messages):
+        return right if f"(Not {wrong}.)" in messages[-1].content else wrong
+
+    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
+    answer = p.ask(question)
+    assert not answer.abstained and answer.text.startswith(right)
+    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+    return reply
+
+
 def test_a_reply_naming_the_question_persons_surname_is_asked_again(tmp_path, embedder):
     """"Doolittle" for "the man that will pay for Eliza's lessons": the passages' Eliza is Eliza Doolittle, so the
     reply names her, not the man the question describes, and is asked again with "Not Doolittle."."""
     folder = story_folder(tmp_path, "play", "Eliza Doolittle sells flowers in Covent Garden. Colonel Pickering "
                           "bets that Higgins cannot teach her, and offers to pay for Eliza's lessons himself.")
-    question = "What's the last name of the man that will pay for Eliza's lessons?"
-
-    def reply(messages):
-        return "Pickering" if "(Not Doolittle.)" in messages[-1].content else "Doolittle"
-
-    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
-    answer = p.ask(question)
-    assert not answer.abstained and answer.text.startswith("Pickering")
-    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+    asked_again(tmp_path, embedder, folder, "What's the last name of the man that will pay for Eliza's lessons?",
+                "Doolittle", "Pickering")
 
 
 def test_the_wrong_person_is_not_shaped():
@@ -154,14 +161,8 @@ def test_the_wrong_person_is_not_shaped():
 def test_a_reply_naming_the_described_persons_own_company_is_asked_again(tmp_path, embedder):
     folder = story_folder(tmp_path, "film", "Beatrice Reiner is a spy. Her masters send Beatrice to romance the "
                           "detective Ronald Kornblow, who guards the plans. Kornblow falls for her.")
-
-    def reply(messages):
-        return "Ronald Kornblow" if "(Not Beatrice Reiner.)" in messages[-1].content else "Beatrice Reiner"
-
-    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
-    answer = p.ask("What is the full name of the person that Beatrice is sent to romance?")
-    assert not answer.abstained and answer.text.startswith("Ronald Kornblow")
-    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+    asked_again(tmp_path, embedder, folder, "What is the full name of the person that Beatrice is sent to romance?",
+                "Beatrice Reiner", "Ronald Kornblow")
     # A retry that names her again abstains, with the check's name as the reason.
     stuck = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: "Beatrice Reiner",
                               answer_checks="names,other_person")
@@ -175,14 +176,7 @@ def test_a_restated_reply_naming_only_the_described_persons_company_is_asked_aga
     folder = story_folder(tmp_path, "fire", "The Lord Mayor dithered while London burned. King Charles overrode the "
                           "City authorities and put his brother James in charge of the firefighting.")
     question = "What is the full name of the person who put James in charge of the firefighting?"
-
-    def reply(messages):
-        return "King Charles" if "(Not James.)" in messages[-1].content else "James"
-
-    p = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names,other_person")
-    answer = p.ask(question)
-    assert not answer.abstained and answer.text.startswith("King Charles")
-    assert answer.timings["retry"] == "other_person" and len(p.generator.prompts) == 2
+    reply = asked_again(tmp_path, embedder, folder, question, "James", "King Charles")
     # Without the check the restated reply abstains as before, with no second prompt.
     off = scripted_pipeline(tmp_path / "index", folder, embedder, reply, answer_checks="names")
     first = off.ask(question)
