@@ -113,8 +113,14 @@ def picks_from(question: str, answer_text: str, quotes: Sequence[str]) -> bool:
 
 # Clause breaks inside a sentence: a list of items does not run across them.
 _CLAUSE_BREAK = re.compile(r"[;:()\[\]\"“”]|\s[-–—]\s")
-# What joins the items of a list: a comma (", and" included) or a bare "and"/"or".
-_ITEM_JOIN = re.compile(r"(\s*,\s*(?:and\s+|or\s+)?|\s+(?:and|or|as well as)\s+)")
+# A short aside in brackets, read past so that it does not cut the list it stands in ("Jackie Drayton (Cabinet
+# Member ...), John Doyle (Director ...) and Andrew Jones (...)").
+_ASIDE = re.compile(r"\s*[(\[][^()\[\]]{0,120}[)\]]")
+# What joins the items of a list: a comma (", and" included) or a bare "and"/"or"; ", as well as" and ", as were"
+# end a list as "and" does ("new support workers, as well as new business staff"; "The head was sacked, as were a
+# social worker and three managers": the first item is the clause before).
+_ITEM_JOIN = re.compile(r"(\s*,\s*(?:and\s+|or\s+|as well as\s+|as (?:were|was|are|is|did|had|have)\s+)?"
+                        r"|\s+(?:and|or|as well as)\s+)")
 _ITEM_WORDS = 3  # an item is read as the 3 words either side of a join: enough for "front line staff"
 _MIDDLE_ITEM_WORDS = 4  # a middle item longer than this is a clause, not a list item
 
@@ -125,7 +131,7 @@ def coordinated_items(text: str) -> list[list[set[str]]]:
     first words after, so "gave thanks to all foster carers, ..." yields "to all foster carers"; a middle item
     of more than a few words means the commas join clauses, and the run is cut there."""
     found: list[list[set[str]]] = []
-    for clause in _CLAUSE_BREAK.split(text):
+    for clause in _CLAUSE_BREAK.split(_ASIDE.sub("", text)):
         parts = _ITEM_JOIN.split(clause)
         segments, joins = parts[0::2], [j.strip().rstrip(",").strip() or "," for j in parts[1::2]]
         start = 0

@@ -130,6 +130,15 @@ def test_the_items_a_sentence_coordinates():
     assert coordinated_items("Oslo, the capital, is large.") == []
     # A list does not run across brackets or quotes.
     assert coordinated_items('The choir (founded by Lind) "sang well" today.') == []
+    # A short aside in brackets is read past: it stands inside the list, it does not end it.
+    [[lind, berg, holm]] = coordinated_items("Present were Marta Lind (conductor, founder), Olav Berg (leader) and "
+                                             "Kari Holm (treasurer).")
+    assert "lind" in lind and berg == {"olav", "berg"} and holm == {"kari", "holm"}
+    # ", as were" and ", as well as" join the clause before to a list as "and" does.
+    first, *rest = coordinated_items("The conductor was dismissed, as were a violinist and two stagehands.")[0]
+    assert "dismiss" in first and rest == [{"violinist"}]
+    [[staff, drivers]] = coordinated_items("The depot hired new mechanics, as well as extra night drivers.")
+    assert "mechanic" in staff and drivers == {"extra", "night", "driver"}
 
 
 def test_one_item_of_a_cited_list_asks_for_the_rest():
@@ -142,3 +151,7 @@ def test_one_item_of_a_cited_list_asks_for_the_rest():
     assert not one_of_several("Besides Marta Lind and Olav Berg, who led the orchestra?", "Kari Holm", [quote])
     # No list in the cited sentence.
     assert not one_of_several("Who founded it?", "Marta Lind", ["Marta Lind founded the orchestra in 1952."])
+    # The clause before ", as were ..." is the first item: a reply that gives only it leaves the rest out.
+    quote = "The conductor was dismissed, as were a violinist and two stagehands."
+    assert one_of_several("Who was dismissed?", "The conductor was dismissed [1].", [quote])
+    assert not one_of_several("Who was dismissed?", "The conductor, a violinist and two stagehands [1].", [quote])
