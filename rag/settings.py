@@ -124,8 +124,9 @@ class Settings:
     list_answers: bool = True
     # ... and so is an answer that gives one item of a list a cited sentence coordinates, leaving out one the
     # question does not name ("Who was thanked?" -> "foster carers", cited "foster carers, adoptive parents and
-    # front line staff"): the question's wording does not say it wants a list, the evidence does. Off: no win
-    # measured yet (docs/decisions.md, "Measured, kept off: list completion when the evidence shows a list").
+    # front line staff"): the question's wording does not say it wants a list, the evidence does. Off: on Quoref
+    # it adds a wrong second name to single answers (exact match 0.459 -> 0.324 on the 37 it fires on; docs/
+    # decisions.md, "Measured, kept off: list completion when the evidence shows a list").
     list_from_evidence: bool = False
     # Checks that hold the answer to what the question asks (rag/answer_check.py, ANSWER_CHECKS), comma-separated;
     # a reply that fails one is retried once on the sentences that fit (at most retry_sentences, with
