@@ -429,6 +429,23 @@ class ConstraintCheck:
         held = [{n for n in names if self._mentions(doc, n)} for doc in docs]
         return not any(len(h) == len(names) for h in held) and set().union(*held) == set(names)
 
+    def within_question(self, question: str, pool: Sequence[Hit],
+                        keep: Callable[[Hit, str], bool]) -> Callable[[Hit, str], bool]:
+        """``keep`` narrowed to what the question itself pins down, wherever ``pool`` can meet it: the sentence's
+        document holds every name the question gives, and the sentence states a year the question gives. A
+        retry asked on sentences from another council's report, or from another year ("In 2019, what judgement
+        ..." retried on sentences about 2009 inspections elsewhere), answers with their facts."""
+        groups = name_groups(question)
+        docs = {h.chunk.doc_id for h in pool}
+        named = {d for d in docs if all(self._holds(d, g) for g in groups)} if groups else docs
+        years = profile(question).years
+        dated = bool(years) and any(y in h.chunk.text for h in pool for y in years)
+
+        def fits(hit: Hit, sentence: str) -> bool:
+            return keep(hit, sentence) and (not named or hit.chunk.doc_id in named) and \
+                (not dated or any(y in sentence for y in years))
+        return fits
+
     def names_any(self, doc_id: str, question: str) -> bool:
         """Does the document name any of the names the question gives (true when the question gives none)?"""
         names = profile(question).names

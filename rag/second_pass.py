@@ -146,7 +146,11 @@ def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Pre
         return None
     s = p.settings
     pool = prep.ranked[: max(s.context_k, s.top_k) * 2] or prep.context
-    excerpts = tuple(_second_pass_selector(p).select(prep.standalone or prep.question, pool, keep=mismatch.keep))
+    question = prep.standalone or prep.question
+    keep = mismatch.keep
+    if s.retry_within_question and not prep.multi_part:
+        keep = p.constraints.within_question(question, pool, keep)
+    excerpts = tuple(_second_pass_selector(p).select(question, pool, keep=keep))
     if not excerpts:
         return None
     return dataclasses.replace(prep, context=excerpts, groups=(excerpts,), multi_part=False,

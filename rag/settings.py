@@ -133,6 +133,9 @@ class Settings:
     # evidence_window neighbours), and abstains if none do. "" = none. docs/decisions.md, "Answer checks".
     answer_checks: str = "type,year,names,title,count,year_doc,sibling,grounded,name_part,other_person,concise"
     retry_sentences: int = 4
+    # A retry's sentences also keep to what the question pins down, where the passages can: a document naming the
+    # question's names, a sentence stating its year (rag/answer_check.py, within_question).
+    retry_within_question: bool = True
     focus_ratio: float = 0.5  # "focus" check: cited sentence under this share of the closest one's relevance
     # A follow-up's standalone rewrite may only use names, years and numbers from the conversation
     # (rag/pipeline.py, rewrite). docs/decisions.md, "Follow-up rewrites checked".
