@@ -436,8 +436,7 @@ class ConstraintCheck:
         retry asked on sentences from another council's report, or from another year ("In 2019, what judgement
         ..." retried on sentences about 2009 inspections elsewhere), answers with their facts."""
         groups = name_groups(question)
-        docs = {h.chunk.doc_id for h in pool}
-        named = {d for d in docs if all(self._holds(d, g) for g in groups)} if groups else docs
+        named = {d for d in {h.chunk.doc_id for h in pool} if all(self._holds(d, g) for g in groups)}
         years = profile(question).years
         dated = bool(years) and any(y in h.chunk.text for h in pool for y in years)
 
