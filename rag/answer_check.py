@@ -435,8 +435,7 @@ class ConstraintCheck:
         document holds every name the question gives, and the sentence states a year the question gives. A
         retry asked on sentences from another council's report, or from another year ("In 2019, what judgement
         ..." retried on sentences about 2009 inspections elsewhere), answers with their facts."""
-        groups = name_groups(question)
-        named = {d for d in {h.chunk.doc_id for h in pool} if all(self._holds(d, g) for g in groups)}
+        named = self.named_documents(question, pool)
         years = profile(question).years
         dated = bool(years) and any(y in h.chunk.text for h in pool for y in years)
 
@@ -444,6 +443,12 @@ class ConstraintCheck:
             return keep(hit, sentence) and (not named or hit.chunk.doc_id in named) and \
                 (not dated or any(y in sentence for y in years))
         return fits
+
+    def named_documents(self, question: str, pool: Sequence[Hit]) -> set[str]:
+        """The documents of ``pool`` that hold every name group the question gives (all of them when it gives
+        none)."""
+        groups = name_groups(question)
+        return {d for d in {h.chunk.doc_id for h in pool} if all(self._holds(d, g) for g in groups)}
 
     def names_any(self, doc_id: str, question: str) -> bool:
         """Does the document name any of the names the question gives (true when the question gives none)?"""
