@@ -324,7 +324,7 @@ class ConstraintCheck:
             if missing and (not multi_part or len(missing) == len(groups)):
                 said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
                 return Mismatch("names", f"the cited document never mentions {said}",
-                                keep=lambda hit, sentence: all(self._holds(hit.chunk.doc_id, g) for g in groups))
+                                keep=lambda hit, sentence: self._holds_all(hit.chunk.doc_id, groups))
         if not multi_part and (own := self.own_person(question, text, [h.chunk.text for h in passages])) is not None:
             return own
         if "sibling" in self.checks and asked.names and citations and not multi_part:
@@ -448,12 +448,15 @@ class ConstraintCheck:
         """The documents of ``pool`` that hold every name group the question gives (all of them when it gives
         none)."""
         groups = name_groups(question)
-        return {d for d in {h.chunk.doc_id for h in pool} if all(self._holds(d, g) for g in groups)}
+        return {d for d in {h.chunk.doc_id for h in pool} if self._holds_all(d, groups)}
 
     def names_any(self, doc_id: str, question: str) -> bool:
         """Does the document name any of the names the question gives (true when the question gives none)?"""
         names = profile(question).names
         return not names or any(self._mentions(doc_id, n) for n in names)
+
+    def _holds_all(self, doc_id: str, groups: Sequence[tuple[tuple[str, ...], ...]]) -> bool:
+        return all(self._holds(doc_id, g) for g in groups)
 
     def _holds(self, doc_id: str, group: tuple[tuple[str, ...], ...]) -> bool:
         return any(all(self._mentions(doc_id, n) for n in alternative) for alternative in group)
