@@ -15,11 +15,15 @@ import os
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rag.bm25_segment import Segment, SegmentError, term_hash
 from rag.text import content_tokens, stem
+
+if TYPE_CHECKING:
+    from rag.index.tables import ChunkDocuments
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +141,52 @@ class BM25Index:
         scores = np.concatenate([f[1] for f in found])
         order = np.lexsort((ids, -scores))[:k]
         return [(int(ids[i]), float(scores[i])) for i in order]
+
+    def search_documents(self, query: str, k: int, documents: ChunkDocuments,
+                         allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """The k best documents (their numbers in ``documents``) for the query, best first, scored by BM25 over
+        each document's whole text: a document's term frequencies and length are its chunks' summed (the one
+        sentence that neighbouring chunks share counts twice). A question that gathers facts from several
+        sentences matches its document better than any one chunk (docs/decisions.md, "A document-level BM25
+        vote"). With ``allowed`` (document numbers), only those are ranked."""
+        masks, _, _ = self._live()
+        hashes = [term_hash(t) for t in bm25_tokens(query)]
+        n_docs = len(documents.names)
+        if not hashes or n_docs == 0 or k <= 0:
+            return []
+        lengths = np.zeros(n_docs, dtype=np.float64)
+        for (_, seg), mask in zip(self._segments, masks, strict=True):
+            rows = np.arange(len(seg)) if mask is None else np.flatnonzero(mask)
+            lengths += np.bincount(documents.doc_of[seg.ids[rows]], weights=seg.lengths[rows], minlength=n_docs)
+        live = lengths > 0
+        count = int(live.sum())
+        if count == 0:
+            return []
+        norms = K1 * ((1 - B) + B * lengths / (lengths[live].sum() / count))
+        tf_of: dict[int, np.ndarray] = {}
+        for h in set(hashes):
+            tf = np.zeros(n_docs, dtype=np.float64)
+            for (_, seg), mask in zip(self._segments, masks, strict=True):
+                rows, freq = seg.postings(h)
+                if mask is not None and len(rows):
+                    keep = mask[rows]
+                    rows, freq = rows[keep], freq[keep]
+                if len(rows):
+                    tf += np.bincount(documents.doc_of[seg.ids[rows]], weights=freq, minlength=n_docs)
+            tf_of[h] = tf
+        scores = np.zeros(n_docs, dtype=np.float64)
+        for h in hashes:  # a repeated query term counts again, as in ``search``
+            tf = tf_of[h]
+            df = int((tf > 0).sum())
+            if df:
+                scores += math.log(1 + (count - df + 0.5) / (df + 0.5)) * tf / (norms + tf)
+        if allowed is not None:
+            keep = np.zeros(n_docs, dtype=bool)
+            keep[np.asarray(allowed, dtype=np.int64)] = True
+            scores[~keep] = 0
+        found = np.flatnonzero(scores > 0)
+        order = found[np.lexsort((found, -scores[found]))][:k]
+        return [(int(d), float(scores[d])) for d in order]
 
     # -- writing ------------------------------------------------------------------------------------
 

@@ -105,7 +105,7 @@ class RagPipeline:
     def retriever(self) -> HybridRetriever:
         s = self.settings
         return HybridRetriever(self.index, self.embedder, candidates=s.candidates, rrf_k=s.rrf_k,
-                               bm25_weight=s.bm25_weight, fusion=s.fusion)
+                               bm25_weight=s.bm25_weight, fusion=s.fusion, document_weight=s.document_weight)
 
     @property
     def checker(self) -> CitationChecker:

@@ -4,6 +4,7 @@ fusion stays here on Milvus too: docs/decisions.md, "Keyword search in Milvus").
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -11,6 +12,9 @@ from embeddings.encoder import Embedder
 from rag.index import DocumentIndex
 from rag.question import mentions, name_tokens, question_names
 from rag.types import Hit
+
+log = logging.getLogger(__name__)
+_NO_DOCUMENT_VOTE: set[str] = set()  # keyword-search kinds already warned about (a retriever is made per query)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60,
@@ -39,6 +43,8 @@ class HybridRetriever:
     rrf_k: int = 10
     bm25_weight: float = 3.0
     fusion: str = "rrf"  # rrf | dense | bm25
+    document_weight: float = 0.0  # RRF weight of the document-level BM25 ranking (0: no document vote)
+    document_depth: int = 20  # documents that vote
 
     def search(self, query: str, k: int = 5, documents: frozenset[str] | None = None) -> list[Hit]:
         return self.search_with_relevance(query, k, documents)[0]
@@ -64,6 +70,8 @@ class HybridRetriever:
         else:
             fused = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], k=self.rrf_k,
                                            weights=[1.0, self.bm25_weight])
+            if self.document_weight > 0:
+                fused = self._document_vote(query, fused, documents)
         hits = []
         chunks = self.index.chunks.many([cid for cid, _ in fused[:k]])
         for cid, score in fused[:k]:
@@ -81,3 +89,27 @@ class HybridRetriever:
             tokens = name_tokens(self.index.chunks[lexical[0][0]].text)
             found = all(mentions(tokens, n) for n in names)
         return hits, Relevance(dense[0][1] if dense else 0.0, found)
+
+    def _document_vote(self, query: str, fused: list[tuple[int, float]],
+                       documents: frozenset[str] | None) -> list[tuple[int, float]]:
+        """Every chunk of the best documents by whole-text BM25 gets its document's RRF vote, the same for all
+        of them, so that within a document the chunk-level rankings still decide. A question that gathers
+        several facts of one story or report finds its document this way more often than through any one
+        chunk (docs/decisions.md, "A document-level BM25 vote"). A keyword search that cannot rank documents
+        (Milvus' own) leaves the fusion as it is."""
+        search_documents = getattr(self.index.lexical, "search_documents", None)
+        if search_documents is None:
+            kind = getattr(self.index.lexical, "kind", "?")
+            if kind not in _NO_DOCUMENT_VOTE:
+                _NO_DOCUMENT_VOTE.add(kind)
+                log.info("document_weight is set, but the %s keyword search ranks chunks only: no document "
+                            "vote (the FAISS store's BM25 has it)", kind)
+            return fused
+        chunk_documents = self.index.chunk_documents()
+        allowed = None if documents is None else chunk_documents.numbers(documents)
+        scores = dict(fused)
+        for rank, (number, _) in enumerate(search_documents(query, self.document_depth, chunk_documents, allowed),
+                                           start=1):
+            for cid in chunk_documents.chunks(number).tolist():
+                scores[cid] = scores.get(cid, 0.0) + self.document_weight / (self.rrf_k + rank)
+        return sorted(scores.items(), key=lambda kv: -kv[1])

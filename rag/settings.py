@@ -89,6 +89,7 @@ class Settings:
     candidates: int = 30  # per-retriever candidate depth before fusion
     rrf_k: int = 10  # docs/decisions.md: k=10 with BM25 weighted x3 beat plain RRF and BM25 alone
     bm25_weight: float = 3.0  # RRF weight of the BM25 ranking (dense ranking weighs 1)
+    document_weight: float = 0.0  # RRF weight of whole-document BM25 (docs/decisions.md, "A document-level BM25 vote")
     fusion: str = "rrf"  # rrf | dense | bm25
 
     # Vector store (docs/decisions.md, "Store index type by size"). faiss_index: auto picks exact search up to
@@ -272,6 +273,8 @@ def _validate(s: Settings) -> None:
     if not 0 <= s.context_neighbours <= 2:
         raise SettingsError(f"context_neighbours must be 0, 1 or 2 (the passages either side of the best one), "
                             f"not {s.context_neighbours}")
+    if s.document_weight < 0:
+        raise SettingsError(f"document_weight must be 0 (no document vote) or more, not {s.document_weight}")
     if s.multi_part_documents < 0 or s.multi_part_passages < 1:
         raise SettingsError("multi_part_documents must be at least 0 and multi_part_passages at least 1")
     if s.faiss_nprobe < 0 or s.faiss_flat_max < 0 or s.ingest_workers < 1 or s.batch_workers < 1:

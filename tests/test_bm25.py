@@ -105,3 +105,34 @@ def test_segment_lookup_of_absent_term_is_empty():
     seg = Segment.build([1, 2], [["a", "b"], ["b"]])
     rows, tf = seg.postings(12345)
     assert len(rows) == 0 and len(tf) == 0
+
+
+def test_document_scores_equal_bm25s_over_the_joined_chunks():
+    """A document's score is BM25 over its whole text: the same as a fresh index whose rows are the documents
+    (each the concatenation of its live chunks), whatever was removed; ``allowed`` narrows the ranking."""
+    from rag.index.tables import ChunkDocuments
+
+    texts = corpus(120, seed=5)[1:]  # no stop-word-only chunk: it counts one placeholder token as a row
+    ids = list(range(10, 10 + len(texts)))
+    rng = random.Random(9)
+    doc_of = {cid: f"doc{rng.randrange(17):02d}" for cid in ids}
+    rows = sorted((doc_of[cid], cid) for cid in ids)
+    documents = ChunkDocuments.from_rows(rows)
+    index = BM25Index.from_texts(ids, texts)
+    removed = ids[::7]
+    index.remove(np.asarray(removed))
+    live = {cid: t for cid, t in zip(ids, texts, strict=True) if cid not in removed}
+    joined: dict[str, list[str]] = {}
+    for doc, cid in rows:
+        if cid in live:
+            joined.setdefault(doc, []).append(live[cid])
+    names = sorted(joined)
+    for query in QUERIES[:-1]:
+        want = reference(list(range(len(names))), [" ".join(joined[n]) for n in names], query, 5)
+        got = index.search_documents(query, 5, documents)
+        assert [documents.names[d] for d, _ in got] == [names[d] for d, _ in want]
+        assert [s for _, s in got] == pytest.approx([s for _, s in want], rel=1e-5)
+    allowed = documents.numbers(["doc03", "doc11"])
+    got = index.search_documents("river council", 5, documents, allowed)
+    assert got and {documents.names[d] for d, _ in got} <= {"doc03", "doc11"}
+    assert index.search_documents("", 5, documents) == []

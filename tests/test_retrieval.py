@@ -1,6 +1,7 @@
 import pytest
 
 from rag.retriever import reciprocal_rank_fusion
+from rag.settings import SettingsError, load_settings
 
 
 def test_rrf_scores_and_order():
@@ -44,3 +45,41 @@ def test_fusion_modes_and_scores(seed_pipeline):
     retriever.fusion = "bm25"
     assert all(h.bm25_score is not None for h in retriever.search("Rotherham", 3))
     assert retriever.search("   ", 3) == []
+
+
+def test_the_document_vote_adds_each_documents_rank_to_its_chunks(tmp_path, embedder):
+    """Whole-document BM25 ranks the story whose paragraphs share the question's terms between them; with
+    document_weight w every chunk of the document ranked r gains w / (rrf_k + r), the same for all its chunks, so
+    within a document the chunk-level ranking still decides."""
+    from tests.fakes import scripted_pipeline
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    filler = " ".join(f"The harbour pilot logged tide number {i} at dawn." for i in range(14))
+    (folder / "story.txt").write_text(
+        "Story\n\nThe lighthouse keeper Ingrid Vold kept a diary of storms on Utsira. " + filler +
+        " Years later her nephew gave it to a museum in Haugesund.\n")
+    (folder / "museum.txt").write_text(
+        "Museum\n\nThe Bergen museum received a storm lantern last year.\n")
+    (folder / "other.txt").write_text("Other\n\nA bakery in Trondheim sells bread and cakes.\n")
+    question = "Which museum received the storm diary that Ingrid Vold kept at the Utsira lighthouse?"
+    off = scripted_pipeline(tmp_path / "a", folder, embedder, lambda m: "", chunk_words=40)
+    on = scripted_pipeline(tmp_path / "b", folder, embedder, lambda m: "", chunk_words=40, document_weight=2.0)
+    documents = on.index.chunk_documents()
+    ranked = [documents.names[d] for d, _ in on.index.lexical.search_documents(question, 3, documents)]
+    assert ranked[:2] == ["story.txt", "museum.txt"] and "other.txt" not in ranked
+    before = {h.chunk.chunk_id: h.score for h in off.search(question, 10)}
+    after = {h.chunk.chunk_id: (h.chunk.doc_id, h.score) for h in on.search(question, 10)}
+    k = on.settings.rrf_k
+    for cid, (doc, score) in after.items():
+        gain = {"story.txt": 2.0 / (k + 1), "museum.txt": 2.0 / (k + 2)}.get(doc, 0.0)  # no shared term: no vote
+        assert score == pytest.approx(before.get(cid, 0.0) + gain)
+    assert max(after.values(), key=lambda v: v[1])[0] == "story.txt"
+    story_off = [c for c, _ in sorted(before.items(), key=lambda kv: -kv[1]) if after.get(c, ("",))[0] == "story.txt"]
+    story_on = [c for c, (d, _) in sorted(after.items(), key=lambda kv: -kv[1][1]) if d == "story.txt"]
+    assert story_on[:len(story_off)] == story_off
+    # A question limited to some documents is ranked within them only.
+    limited = on.retriever.search(question, 3, documents=frozenset({"museum.txt", "other.txt"}))
+    assert {h.chunk.doc_id for h in limited} <= {"museum.txt", "other.txt"}
+    with pytest.raises(SettingsError, match="document_weight"):
+        load_settings({"document_weight": -1})

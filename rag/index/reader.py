@@ -29,7 +29,7 @@ from rag.index.layout import (
     read_manifest,
     verify_files,
 )
-from rag.index.tables import ChunkTable, DocumentTable, open_tables
+from rag.index.tables import ChunkDocuments, ChunkTable, DocumentTable, open_tables
 from rag.stores.base import LexicalIndex, LexicalSearch, StoreError, VectorStore
 from rag.stores.factory import StoreConfig, load_store
 from rag.types import Chunk
@@ -91,6 +91,7 @@ class DocumentIndex:
         self.chunks = chunks
         self.documents = documents
         self.lexical = lexical
+        self._chunk_documents: ChunkDocuments | None = None
 
     @classmethod
     def open(cls, index_dir: Path, store_config: StoreConfig | None = None) -> DocumentIndex:
@@ -168,6 +169,12 @@ class DocumentIndex:
     def chunk_ids_of(self, doc_ids: frozenset[str]) -> np.ndarray:
         """The chunk ids of the given documents (what retrieval searches when a question is limited to them)."""
         return self.chunks.ids_of(doc_ids)
+
+    def chunk_documents(self) -> ChunkDocuments:
+        """Every chunk's document, read from the catalog on first use and kept (a snapshot never changes)."""
+        if self._chunk_documents is None:
+            self._chunk_documents = self.chunks.documents()
+        return self._chunk_documents
 
     def title(self, doc_id: str) -> str:
         title = self.documents.title(doc_id)
