@@ -14,7 +14,7 @@ from rag.question import mentions, name_tokens, question_names
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
-_NO_DOCUMENT_VOTE: set[str] = set()  # keyword-search kinds already warned about (a retriever is made per query)
+_NO_DOCUMENT_VOTE: set[str] = set()  # keyword-search kinds already logged (a retriever is made per query)
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[int]], k: int = 60,
@@ -103,7 +103,7 @@ class HybridRetriever:
             if kind not in _NO_DOCUMENT_VOTE:
                 _NO_DOCUMENT_VOTE.add(kind)
                 log.info("document_weight is set, but the %s keyword search ranks chunks only: no document "
-                            "vote (the FAISS store's BM25 has it)", kind)
+                         "vote (the FAISS store's BM25 has it)", kind)
             return fused
         chunk_documents = self.index.chunk_documents()
         allowed = None if documents is None else chunk_documents.numbers(documents)

@@ -104,8 +104,8 @@ class ChunkTable(Mapping[int, Chunk]):
 @dataclass(frozen=True)
 class ChunkDocuments:
     """Which document each chunk belongs to, as numbers: ``doc_of[chunk_id]`` is the document's number (-1 for an
-    id no chunk has), ``names[number]`` its id, and ``chunks(number)`` its chunk ids in text order. Read once, on
-    the first question that asks for a document-level ranking (a few seconds at a million chunks)."""
+    id no chunk has), ``names[number]`` its id, and ``chunks(number)`` its chunk ids in text order. Read once per
+    snapshot, on the first question that asks for a document-level ranking (``document_weight``)."""
 
     doc_of: np.ndarray
     names: tuple[str, ...]
