@@ -18,13 +18,11 @@ from pathlib import Path
 
 from bench.common import tuning_questions, write_result
 from eval import metrics as M
+from eval.harness import RETRIEVAL_DEPTH_CHUNKS
 from rag.index import index_exists
 from rag.pipeline import RagPipeline
-from rag.retriever import HybridRetriever
 from rag.settings import load_settings
 from rag.text import normalize_text
-
-RANKED_CHUNKS = 40  # as the harness: chunks fetched to rank 10 distinct documents
 
 
 def main() -> None:
@@ -46,16 +44,15 @@ def main() -> None:
             pipeline.add_documents(dataset.corpus, root=str(dataset.path))
         else:
             pipeline.index_paths([pipeline.settings.seeds_dir])
-    index, settings = pipeline.index, pipeline.settings
+    settings = pipeline.settings
     weights = [float(w) for w in args.weights.split(",")]
     rows: dict[float, list[dict[str, float]]] = {w: [] for w in weights}
     seconds = dict.fromkeys(weights, 0.0)
     for w in weights:
-        retriever = HybridRetriever(index, pipeline.embedder, candidates=settings.candidates, rrf_k=settings.rrf_k,
-                                    bm25_weight=settings.bm25_weight, document_weight=w)
+        weighted = pipeline.variant(settings.replace(document_weight=w))  # shares the embedder and loaded index
         for case in cases:
             started = time.perf_counter()
-            hits = retriever.search(case.question, RANKED_CHUNKS)
+            hits = weighted.search(case.question, RETRIEVAL_DEPTH_CHUNKS)
             seconds[w] += time.perf_counter() - started
             docs = list(dict.fromkeys(h.chunk.doc_id for h in hits))
             gold = set(case.gold_docs)
