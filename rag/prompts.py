@@ -1,4 +1,5 @@
-"""Prompt wording. Deliberately without worked examples: a 1.5B model copies domain-like examples."""
+"""Prompt wording. No worked examples: measured, they cost seed answers (docs/decisions.md, "Rejected: worked
+examples before the question")."""
 
 from __future__ import annotations
 
