@@ -258,7 +258,8 @@ class RagPipeline:
         s = self.settings
         return fitted_answer_messages(question, passages, style or s.answer_prompt, s.max_passage_chars,
                                       getattr(self.generator, "count_tokens", None),
-                                      budget=s.n_ctx - s.max_new_tokens - 64, n_ctx=s.n_ctx)  # 64: chat template
+                                      budget=s.n_ctx - s.max_new_tokens - 64, n_ctx=s.n_ctx,  # 64: chat template
+                                      examples=s.answer_examples)
 
     def generation_params(self) -> GenerationParams:
         """The decoding parameters every answer uses (greedy by default: the same question, the same answer)."""

@@ -1,5 +1,5 @@
-"""Prompt wording. No worked examples: measured, they cost seed answers (docs/decisions.md, "Rejected: worked
-examples before the question")."""
+"""Prompt wording. Worked examples are opt-in (``answer_examples``): on stories they help, on reports and news they
+cost answers (docs/decisions.md, "Worked examples before the question")."""
 
 from __future__ import annotations
 
@@ -63,25 +63,66 @@ def _clip(text: str, limit: int | None) -> str:
     return text if limit is None or len(text) <= limit else text[:limit] + " [...]"
 
 
+# Worked examples (``answer_examples``), one conversation on invented passages before the real one. Each turn
+# shows one skill the reader lacks on its own: the one fact asked for among similar ones (a duration beside years
+# and counts), a person described by what they did and named elsewhere, every item when items sit in two
+# passages, and a decline when the passages hold a near fact only. Their subject (a lighthouse) is far from the
+# seeds' and Quoref's, so that nothing of them can be copied into a real answer. The decline uses a phrase of
+# DECLINE_MARKERS, so a reply in its form abstains.
+EXAMPLE_PASSAGES = (
+    ("Carrick Point lighthouse", "The lighthouse at Carrick Point was built in 1871 and rebuilt in 1903 after a "
+     "storm. Its first keeper, Tom Alder, kept the lamp lit for 32 years and rescued eleven sailors."),
+    ("Carrick Point lighthouse", "When he retired, his daughter took over the lamp. Mary Alder said the hardest "
+     "winter was 1947, when the keeper's cottage was cut off for nine weeks and the supply boat came twice."),
+)
+EXAMPLE_TURNS = (
+    ("How long was the keeper's cottage cut off in the hardest winter?", "Nine weeks."),
+    ("What is the first name of the person who took over the lamp from the first keeper?", "Mary."),
+    ("Who kept the lamp at Carrick Point?", "Tom Alder and his daughter, Mary Alder."),
+    ("How much did the 1903 rebuilding cost?", "The passages do not mention it."),
+)
+# Styles whose replies have the examples' form (a short answer); "list" replies one item a line, and "strict"
+# declines with NOT_FOUND.
+EXAMPLE_STYLES = frozenset({"brief", "terse"})
+
+
+def _passage_blocks(passages: Sequence[tuple[str, str]]) -> str:
+    return "Passages:\n\n" + "\n\n".join(f"[{n}] {title}\n{text}" for n, (title, text) in enumerate(passages, 1))
+
+
+def example_messages() -> list[ChatMessage]:
+    """The worked examples as user and assistant turns: the passages with the first question, then one question
+    a turn."""
+    messages = []
+    for n, (question, answer) in enumerate(EXAMPLE_TURNS):
+        asked = f"Question: {question}\nAnswer:"
+        if n == 0:
+            asked = _passage_blocks(EXAMPLE_PASSAGES) + "\n\n" + asked
+        messages += [ChatMessage("user", asked), ChatMessage("assistant", answer)]
+    return messages
+
+
 def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief",
-                    max_passage_chars: int | None = None) -> list[ChatMessage]:
+                    max_passage_chars: int | None = None, *, examples: bool = False) -> list[ChatMessage]:
     """``max_passage_chars`` clips a passage for the model only (a pasted blob with no spaces makes one huge
-    'word' chunk that would overflow the context window); citations are still checked against the full text."""
+    'word' chunk that would overflow the context window); citations are still checked against the full text.
+    ``examples``: the worked examples go first (for the styles in EXAMPLE_STYLES)."""
     if style not in ANSWER_SYSTEMS:
         raise SettingsError(f"unknown answer prompt {style!r}; choose one of {', '.join(ANSWER_SYSTEMS)}")
-    blocks = [f"[{n}] {hit.title}\n{_clip(hit.chunk.text, max_passage_chars)}"
-              for n, hit in enumerate(passages, start=1)]
-    user = "Passages:\n\n" + "\n\n".join(blocks) + f"\n\nQuestion: {question}\nAnswer:"
-    return [ChatMessage("system", ANSWER_SYSTEMS[style]), ChatMessage("user", user)]
+    user = _passage_blocks([(hit.title, _clip(hit.chunk.text, max_passage_chars)) for hit in passages]) + \
+        f"\n\nQuestion: {question}\nAnswer:"
+    shown = example_messages() if examples and style in EXAMPLE_STYLES else []
+    return [ChatMessage("system", ANSWER_SYSTEMS[style]), *shown, ChatMessage("user", user)]
 
 
 def fitted_answer_messages(question: str, passages: Sequence[Hit], style: str, max_passage_chars: int,
-                           count_tokens: Callable[[str], int] | None, *, budget: int, n_ctx: int) -> list[ChatMessage]:
+                           count_tokens: Callable[[str], int] | None, *, budget: int, n_ctx: int,
+                           examples: bool = False) -> list[ChatMessage]:
     """The answer prompt within ``budget`` tokens when ``count_tokens`` can count them: passages are clipped (for
     the model only) until prompt + answer fit, because token-dense text such as a pasted blob can take one token
     per character or two. QuestionError when even clipped passages leave no room."""
     limit = max_passage_chars
-    messages = answer_messages(question, passages, style, limit)
+    messages = answer_messages(question, passages, style, limit, examples=examples)
     if count_tokens is None:
         return messages
     while True:
@@ -93,7 +134,7 @@ def fitted_answer_messages(question: str, passages: Sequence[Hit], style: str, m
                                 f"{budget} available with n_ctx {n_ctx}); ask something shorter")
         limit //= 2
         log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
-        messages = answer_messages(question, passages, style, limit)
+        messages = answer_messages(question, passages, style, limit, examples=examples)
 
 
 # Added when a first rewrite brought in a name the conversation never mentioned (rag/followup.py).

@@ -119,6 +119,10 @@ class Settings:
     # question use multi_part_prompt. docs/decisions.md, "Answer prompt".
     answer_prompt: str = "brief"
     multi_part_prompt: str = "brief"
+    # Worked examples (rag/prompts.py, EXAMPLE_TURNS) before the question in "brief" and "terse" prompts. Off: they
+    # help stories (Quoref contains +0.05) but cost reports and news (seeds tune -3 answers) and 1.39x the tokens
+    # (docs/decisions.md, "Worked examples before the question").
+    answer_examples: bool = False
     # The answer to a question that asks for several things ("which councils", "who were") is completed by a
     # second, short prompt on the closest sentences ("list" wording, one item a line); new supported items are
     # added, each cited on its own. docs/decisions.md, "List answers".

@@ -186,3 +186,24 @@ def test_the_best_passage_neighbours_join_the_prompt(tmp_path, embedder):
     assert not answer.abstained and context[1] in answer.passages
     with pytest.raises(SettingsError, match="context_neighbours"):
         load_settings({"context_neighbours": 3})
+
+
+def test_worked_examples_come_before_the_question_in_answer_prompts_only(tmp_path, corpus, embedder):
+    """answer_examples: the invented lighthouse conversation precedes the real passages in an answer prompt, not in
+    the list pass's prompt; and a reply in the examples' decline form abstains."""
+    def reply(messages):
+        return "- Marta Lind" if "one per line" in messages[0].content else "Marta Lind."
+
+    p = pipeline(tmp_path, corpus, embedder, reply, answer_examples=True, list_answers=True)
+    p.ask("Which conductors founded the orchestra?")
+    first, listing = p.generator.prompts
+    assert [m.role for m in first] == ["system"] + ["user", "assistant"] * 4 + ["user"]
+    assert "Carrick Point" in first[1].content and "Carrick Point" not in first[-1].content
+    assert "Halden Orchestra" in first[-1].content and first[-1].content.endswith("Answer:")
+    assert [m.role for m in listing] == ["system", "user"] and "Carrick Point" not in listing[-1].content
+    declined = pipeline(tmp_path / "declines", corpus, embedder, lambda m: "The passages do not mention it.",
+                        answer_examples=True)
+    assert declined.ask("Who founded the orchestra?").abstained
+    off = pipeline(tmp_path / "off", corpus, embedder, reply)
+    off.ask("Who founded the orchestra?")
+    assert [m.role for m in off.generator.prompts[0]] == ["system", "user"]
