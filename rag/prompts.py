@@ -67,8 +67,9 @@ def _clip(text: str, limit: int | None) -> str:
 # shows one skill the reader lacks on its own: the one fact asked for among similar ones (a duration beside years
 # and counts), a person described by what they did and named elsewhere, every item when items sit in two
 # passages, and a decline when the passages hold a near fact only. Their subject (a lighthouse) is far from the
-# seeds' and Quoref's, so that nothing of them can be copied into a real answer. The decline uses a phrase of
-# DECLINE_MARKERS, so a reply in its form abstains.
+# seeds' and Quoref's, so that little of them fits a real question; the reader still copied "Mary Alder" once in
+# 100 Quoref questions, for a story's other Mary. The decline uses a phrase of DECLINE_MARKERS, so a reply in its
+# form abstains.
 EXAMPLE_PASSAGES = (
     ("Carrick Point lighthouse", "The lighthouse at Carrick Point was built in 1871 and rebuilt in 1903 after a "
      "storm. Its first keeper, Tom Alder, kept the lamp lit for 32 years and rescued eleven sailors."),
