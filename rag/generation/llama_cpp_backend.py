@@ -54,7 +54,9 @@ class LlamaCppGenerator:
                 log.info("loaded %s in %.1fs", self.model_path.name, time.perf_counter() - started)
             return self._llm
 
-    def _kwargs(self, messages: list[ChatMessage], params: GenerationParams) -> dict:
+    def completion_kwargs(self, messages: list[ChatMessage], params: GenerationParams) -> dict:
+        """The llama-cpp-python `create_chat_completion` arguments for one reply (bench/token_confidence.py adds an
+        observer to them)."""
         kwargs = {
             "messages": [{"role": m.role, "content": m.content} for m in messages],
             "max_tokens": params.max_tokens,
@@ -88,7 +90,7 @@ class LlamaCppGenerator:
             llm = self.llm
             self._perf(reset=True)
             started = time.perf_counter()
-            out = llm.create_chat_completion(**self._kwargs(messages, params))
+            out = llm.create_chat_completion(**self.completion_kwargs(messages, params))
             seconds = time.perf_counter() - started
             perf = self._perf()
         usage = out.get("usage") or {}
@@ -105,7 +107,7 @@ class LlamaCppGenerator:
 
     def stream(self, messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]:
         with self._lock:
-            for chunk in self.llm.create_chat_completion(stream=True, **self._kwargs(messages, params)):
+            for chunk in self.llm.create_chat_completion(stream=True, **self.completion_kwargs(messages, params)):
                 delta = chunk["choices"][0].get("delta", {})
                 piece = delta.get("content")
                 if piece:
