@@ -67,19 +67,20 @@ def _clip(text: str, limit: int | None) -> str:
 # shows one skill the reader lacks on its own: the one fact asked for among similar ones (a duration beside years
 # and counts), a person described by what they did and named elsewhere, every item when items sit in two
 # passages, and a decline when the passages hold a near fact only. Their subject (a lighthouse) is far from the
-# seeds' and Quoref's, so that little of them fits a real question; the reader still copied "Mary Alder" once in
-# 100 Quoref questions, for a story's other Mary. The decline uses a phrase of DECLINE_MARKERS, so a reply in its
-# form abstains.
+# seeds' and Quoref's, and their names are rare, so that nothing of them fits a real answer (with "Mary Alder"
+# the reader once answered a story's other Mary with it). The first answer is a full sentence in the passage's
+# words. The decline uses a phrase of DECLINE_MARKERS, so a reply in its form abstains.
 EXAMPLE_PASSAGES = (
     ("Carrick Point lighthouse", "The lighthouse at Carrick Point was built in 1871 and rebuilt in 1903 after a "
-     "storm. Its first keeper, Tom Alder, kept the lamp lit for 32 years and rescued eleven sailors."),
-    ("Carrick Point lighthouse", "When he retired, his daughter took over the lamp. Mary Alder said the hardest "
-     "winter was 1947, when the keeper's cottage was cut off for nine weeks and the supply boat came twice."),
+     "storm. Its first keeper, Tobias Wrenfield, kept the lamp lit for 32 years and rescued eleven sailors."),
+    ("Carrick Point lighthouse", "When he retired, his daughter took over the lamp. Ingrid Wrenfield said the "
+     "hardest winter was 1947, when the keeper's cottage was cut off for nine weeks and the supply boat came twice."),
 )
 EXAMPLE_TURNS = (
-    ("How long was the keeper's cottage cut off in the hardest winter?", "Nine weeks."),
-    ("What is the first name of the person who took over the lamp from the first keeper?", "Mary."),
-    ("Who kept the lamp at Carrick Point?", "Tom Alder and his daughter, Mary Alder."),
+    ("How long was the keeper's cottage cut off in the hardest winter?",
+     "The keeper's cottage was cut off for nine weeks."),
+    ("What is the first name of the person who took over the lamp from the first keeper?", "Ingrid."),
+    ("Who kept the lamp at Carrick Point?", "Tobias Wrenfield and his daughter, Ingrid Wrenfield."),
     ("How much did the 1903 rebuilding cost?", "The passages do not mention it."),
 )
 # Styles whose replies have the examples' form (a short answer); "list" replies one item a line, and "strict"
