@@ -429,6 +429,24 @@ class ConstraintCheck:
         held = [{n for n in names if self._mentions(doc, n)} for doc in docs]
         return not any(len(h) == len(names) for h in held) and set().union(*held) == set(names)
 
+    def names_cover(self, question: str, pool: Sequence[Hit]) -> tuple[str, ...]:
+        """The documents, in rank order, that hold the question's names between them when no document of
+        ``pool`` holds them all: the best-ranked document naming each name ("which temporary staff did Sheffield
+        and Sefton rely on", where the Sefton report ranks below the four passages a prompt reads). () when one
+        document names them all, a name is in none, or one document is the best for every name."""
+        names = profile(question).names
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in pool))
+        if len(names) < 2 or any(all(self._mentions(d, n) for n in names) for d in docs):
+            return ()
+        cover: list[str] = []
+        for name in names:
+            best = next((d for d in docs if self._mentions(d, name)), None)
+            if best is None:
+                return ()
+            if best not in cover:
+                cover.append(best)
+        return tuple(sorted(cover, key=docs.index)) if len(cover) > 1 else ()
+
     def within_question(self, question: str, pool: Sequence[Hit],
                         keep: Callable[[Hit, str], bool]) -> Callable[[Hit, str], bool]:
         """``keep`` narrowed to what the question itself pins down, wherever ``pool`` can meet it: the sentence's

@@ -89,13 +89,15 @@ def given_items(answer_text: str) -> int:
 
 
 def per_document_passages(hits: Sequence[Hit], *, from_top: int, max_documents: int,
-                          per_document: int) -> list[tuple[Hit, ...]]:
-    """Passage groups, one per document: the documents of the ``from_top`` best hits (in rank order, at most
-    ``max_documents``), each with its own best ``per_document`` hits from the whole ranked list."""
-    documents: list[str] = []
-    for hit in hits[:from_top]:
-        if hit.chunk.doc_id not in documents:
-            documents.append(hit.chunk.doc_id)
+                          per_document: int, documents: Sequence[str] = ()) -> list[tuple[Hit, ...]]:
+    """Passage groups, one per document: ``documents`` when given, else the documents of the ``from_top`` best
+    hits (in rank order; at most ``max_documents`` either way), each with its own best ``per_document`` hits from
+    the whole ranked list."""
+    documents = list(documents)
+    if not documents:
+        for hit in hits[:from_top]:
+            if hit.chunk.doc_id not in documents:
+                documents.append(hit.chunk.doc_id)
     groups = []
     for doc_id in documents[:max_documents]:
         own = [h for h in hits if h.chunk.doc_id == doc_id][:per_document]

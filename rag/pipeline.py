@@ -189,14 +189,17 @@ class RagPipeline:
         found, relevance = self.retriever.search_with_relevance(query, max(s.top_k, s.context_k, s.candidates),
                                                                 allowed)
         timings["retrieve_s"] = time.perf_counter() - started
+        by_names = s.multi_part_documents > 0 and "names" in s.answer_check_list
         multi_part = s.multi_part_documents > 0 and (
-            is_multi_part(query) or ("names" in s.answer_check_list
-                                     and self.constraints.names_apart(query, found[: s.context_k])))
+            is_multi_part(query) or (by_names and self.constraints.names_apart(query, found[: s.context_k])))
+        # The question's names held apart by documents below the passages a prompt reads: one document per name.
+        cover = self.constraints.names_cover(query, found[: s.candidates]) if by_names and not multi_part else ()
+        multi_part = multi_part or bool(cover)
         hits = tuple(found[: max(s.top_k, s.context_k, s.candidates if multi_part else 0)])
         context = hits[: s.context_k]
         if multi_part and hits:
             groups = tuple(per_document_passages(hits, from_top=s.context_k, max_documents=s.multi_part_documents,
-                                                 per_document=s.multi_part_passages))
+                                                 per_document=s.multi_part_passages, documents=cover))
             if "names" in s.answer_check_list:
                 # A document that names nothing the question names answers no part of it (a third document
                 # otherwise adds an off-target part): ask only the documents that do, when any does.

@@ -233,6 +233,24 @@ def topic_of(question: str) -> str:
     return " ".join(kept)
 
 
+# The frame a question names its answer's kind with ("What is the first name of the person who ...", "What's the
+# name of the ..."): words about the kind of answer, not about the topic. In the keyword (BM25) query they match
+# every passage that says "first" or "name" and outvote the question's own words (docs/decisions.md, "A
+# question's answer frame is not a keyword").
+_PERSON_NOUNS = r"person|people|man|men|woman|women|boy|girl|character|characters|individual|one|ones"
+_ANSWER_FRAME = re.compile(
+    r"^\s*(?:what|who|which)(?:['’]s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+)?"
+    r"(?:(?:first|last|full|real|maiden|nick|sur|given)\s*)?names?\s+of\s+(?:the\s+)?"
+    rf"(?:(?:{_PERSON_NOUNS})\s+)?(?:who|whom|whose|that|which)?\b", re.IGNORECASE)
+
+
+def keyword_query(question: str) -> str:
+    """The question without its answer frame, for the keyword search ("What is the first name of the person who
+    painted the mayor?" -> "painted the mayor?"); the question itself when nothing else is left."""
+    rest = _ANSWER_FRAME.sub("", question, count=1).strip()
+    return rest if re.search(r"\w", rest) else question
+
+
 _NUMERIC = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from embeddings.encoder import Embedder
 from rag.index import DocumentIndex
-from rag.question import mentions, name_tokens, question_names
+from rag.question import keyword_query, mentions, name_tokens, question_names
 from rag.types import Hit
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ class HybridRetriever:
         allowed = None if documents is None else self.index.chunk_ids_of(documents)
         depth = max(self.candidates, k)
         dense = self.index.store.search(self.embedder.encode([query])[0], depth, allowed)
-        lexical = self.index.lexical.search(query, depth, allowed)
+        lexical = self.index.lexical.search(keyword_query(query), depth, allowed)
         dense_score = dict(dense)
         bm25_score = dict(lexical)
         if self.fusion == "dense":
@@ -108,8 +108,8 @@ class HybridRetriever:
         chunk_documents = self.index.chunk_documents()
         allowed = None if documents is None else chunk_documents.numbers(documents)
         scores = dict(fused)
-        for rank, (number, _) in enumerate(search_documents(query, self.document_depth, chunk_documents, allowed),
-                                           start=1):
+        voters = search_documents(keyword_query(query), self.document_depth, chunk_documents, allowed)
+        for rank, (number, _) in enumerate(voters, start=1):
             for cid in chunk_documents.chunks(number).tolist():
                 scores[cid] = scores.get(cid, 0.0) + self.document_weight / (self.rrf_k + rank)
         return sorted(scores.items(), key=lambda kv: -kv[1])

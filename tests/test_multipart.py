@@ -63,6 +63,12 @@ def test_only_documents_of_the_top_hits_take_part():
     assert [[h.chunk.chunk_id for h in g] for g in groups] == [[0, 1]]
 
 
+def test_documents_given_are_the_groups_whatever_their_rank():
+    ranked = [_hit(0, "a"), _hit(1, "a"), _hit(2, "b"), _hit(3, "c"), _hit(4, "c")]
+    groups = per_document_passages(ranked, from_top=2, max_documents=3, per_document=2, documents=("a", "c"))
+    assert [[h.chunk.chunk_id for h in g] for g in groups] == [[0, 1], [3, 4]]
+
+
 def test_replies_joined_without_declines_or_repeats():
     joined = join_replies(["The review examined 272 cases", "The documents do not mention a rating.",
                            "Ofsted rated it good.", "the review examined 272 cases."])
@@ -152,6 +158,22 @@ def test_a_question_about_one_person_gets_one_prompt_and_one_name(tmp_path, embe
     generator.prompts.clear()
     pipeline.ask("Which two perfumes did the spokesmodel launch, and when?")
     assert len(generator.prompts) >= 2  # one prompt per document
+
+
+def test_names_whose_documents_rank_below_the_prompt_passages_are_asked_one_document_each(tmp_path, embedder):
+    """Failure kind 2 on text outside the seeds: the question names two towns, each in its own report, and the
+    second town's report ranks below the passages one prompt reads. Each report answers its own part."""
+    folder = story_folder(tmp_path, "bergen", " ".join(
+        f"Bergen hired ferry crews from agencies in {year}, and the Bergen ferry crews were paid by the hour."
+        for year in range(2001, 2009)))
+    (folder / "tromso.txt").write_text("Tromso\n\nTromso took on seasonal staff for its harbour.\n")
+    pipeline, generator = _scripted_pipeline(tmp_path, folder, embedder, lambda m: "Agency crews.", context_k=1)
+    question = "What kind of ferry crews did Bergen and Tromso hire?"
+    assert {h.chunk.doc_id for h in pipeline.search(question, 1)} == {"bergen.txt"}
+    answer = pipeline.ask(question)
+    assert answer.timings["answer_parts"] == 2 == len(generator.prompts)
+    assert "Tromso took on" in generator.prompts[1][-1].content
+    assert "Tromso took on" not in generator.prompts[0][-1].content
 
 
 @pytest.mark.parametrize("question, count", [

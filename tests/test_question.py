@@ -5,7 +5,7 @@ import pytest
 
 from rag.answer_check import ConstraintCheck, headings, ungrounded
 from rag.prompts import list_lines
-from rag.question import counted_words, has_type, name_groups, profile, question_names, wants_list
+from rag.question import counted_words, has_type, keyword_query, name_groups, profile, question_names, wants_list
 from rag.types import Chunk, Citation, Hit
 
 ORCHESTRA = (
@@ -349,6 +349,19 @@ def test_names_spread_over_documents_make_a_question_about_several_things():
     assert not check.names_apart("What did critics say about the Halden Orchestra?", both)
 
 
+def test_names_held_apart_below_the_prompt_passages_take_one_document_each():
+    """Failure kind 2 (an incomplete answer): the second name's document ranks below the passages one prompt
+    reads, so the answer keeps to the first; the best document naming each name answers its part."""
+    check = ConstraintCheck(DOCS.__getitem__)
+    pool = [hit("orchestra.txt"), hit("orchestra.txt"), hit("choir.txt")]
+    question = "What did critics say about the Halden Orchestra and the Tromso Choir?"
+    assert check.names_cover(question, pool) == ("orchestra.txt", "choir.txt")
+    # A name no document holds, one document holding every name, or a single name: nothing to split.
+    assert check.names_cover("What did critics say about the Halden Orchestra and the Oslo Quartet?", pool) == ()
+    assert check.names_cover("What did critics say about the Halden Orchestra in Bergen?", pool) == ()
+    assert check.names_cover("What did critics say about the Halden Orchestra?", pool) == ()
+
+
 def test_a_retry_keeps_to_the_names_and_year_the_question_gives():
     """A retry's sentences come from documents naming the question's names and state its year, where the
     passages have such sentences; otherwise the mismatch's own rule alone decides."""
@@ -366,3 +379,16 @@ def test_a_retry_keeps_to_the_names_and_year_the_question_gives():
     strict = check.within_question("What did critics rate the Halden Orchestra in 1990?", [hit("orchestra.txt")],
                                    lambda h, sentence: "poor" in sentence)
     assert not strict(hit("orchestra.txt"), "In 1990 the orchestra toured.")
+
+
+@pytest.mark.parametrize("question, keywords", [
+    ("What is the first name of the person who painted the mayor?", "painted the mayor?"),
+    ("What's the full name of the man whose boat sank?", "boat sank?"),
+    ("What are the last names of the people who left the band?", "left the band?"),
+    ("What was the name of the ship that sank in 1912?", "ship that sank in 1912?"),
+    ("What was the name of Ingrid Vold's nephew?", "Ingrid Vold's nephew?"),
+    ("Who founded the mill?", "Who founded the mill?"),  # no frame: the question as it is
+    ("What is the name of the person who?", "What is the name of the person who?"),  # nothing else left
+])
+def test_the_keyword_query_leaves_out_the_answer_frame(question, keywords):
+    assert keyword_query(question) == keywords

@@ -1,5 +1,6 @@
 import pytest
 
+from rag.question import keyword_query
 from rag.retriever import reciprocal_rank_fusion
 from rag.settings import SettingsError, load_settings
 
@@ -83,3 +84,22 @@ def test_the_document_vote_adds_each_documents_rank_to_its_chunks(tmp_path, embe
     assert {h.chunk.doc_id for h in limited} <= {"museum.txt", "other.txt"}
     with pytest.raises(SettingsError, match="document_weight"):
         load_settings({"document_weight": -1})
+
+
+def test_the_answer_frame_of_a_question_is_not_a_keyword(tmp_path, embedder):
+    """Text outside the seeds: "What is the first name of the person who ..." names the kind of answer, not the
+    topic. Searched as keywords, "first", "name" and "person" rank a passage that says them often above the one
+    about what the question asks; the keyword search gets the question without them."""
+    from tests.fakes import scripted_pipeline
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "festival.txt").write_text(
+        "Festival\n\nThe first name on the festival's first poster was the first person to sign up, and the "
+        "names of the first people to play were printed in the first programme.\n")
+    (folder / "portrait.txt").write_text("Portrait\n\nMarta Lind painted the harbour at dusk.\n")
+    pipeline = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: "", fusion="bm25")
+    question = "What is the first name of the person who painted the harbour?"
+    assert pipeline.search(question, 1)[0].chunk.doc_id == "portrait.txt"
+    assert [c for c, _ in pipeline.index.lexical.search(question, 2)][:1] != \
+        [c for c, _ in pipeline.index.lexical.search(keyword_query(question), 2)][:1]
