@@ -60,7 +60,8 @@ class HybridRetriever:
         allowed = None if documents is None else self.index.chunk_ids_of(documents)
         depth = max(self.candidates, k)
         dense = self.index.store.search(self.embedder.encode([query])[0], depth, allowed)
-        lexical = self.index.lexical.search(keyword_query(query), depth, allowed)
+        keywords = keyword_query(query)
+        lexical = self.index.lexical.search(keywords, depth, allowed)
         dense_score = dict(dense)
         bm25_score = dict(lexical)
         if self.fusion == "dense":
@@ -71,7 +72,7 @@ class HybridRetriever:
             fused = reciprocal_rank_fusion([[c for c, _ in dense], [c for c, _ in lexical]], k=self.rrf_k,
                                            weights=[1.0, self.bm25_weight])
             if self.document_weight > 0:
-                fused = self._document_vote(query, fused, documents)
+                fused = self._document_vote(keywords, fused, documents)
         hits = []
         chunks = self.index.chunks.many([cid for cid, _ in fused[:k]])
         for cid, score in fused[:k]:
@@ -90,7 +91,7 @@ class HybridRetriever:
             found = all(mentions(tokens, n) for n in names)
         return hits, Relevance(dense[0][1] if dense else 0.0, found)
 
-    def _document_vote(self, query: str, fused: list[tuple[int, float]],
+    def _document_vote(self, keywords: str, fused: list[tuple[int, float]],
                        documents: frozenset[str] | None) -> list[tuple[int, float]]:
         """Every chunk of the best documents by whole-text BM25 gets its document's RRF vote, the same for all
         of them, so that within a document the chunk-level rankings still decide. A question that gathers
@@ -108,7 +109,7 @@ class HybridRetriever:
         chunk_documents = self.index.chunk_documents()
         allowed = None if documents is None else chunk_documents.numbers(documents)
         scores = dict(fused)
-        voters = search_documents(keyword_query(query), self.document_depth, chunk_documents, allowed)
+        voters = search_documents(keywords, self.document_depth, chunk_documents, allowed)
         for rank, (number, _) in enumerate(voters, start=1):
             for cid in chunk_documents.chunks(number).tolist():
                 scores[cid] = scores.get(cid, 0.0) + self.document_weight / (self.rrf_k + rank)
