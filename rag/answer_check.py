@@ -435,17 +435,17 @@ class ConstraintCheck:
         and Sefton rely on", where the Sefton report ranks below the four passages a prompt reads). () when one
         document names them all, a name is in none, or one document is the best for every name."""
         names = profile(question).names
-        docs = list(dict.fromkeys(h.chunk.doc_id for h in pool))
-        if len(names) < 2 or any(all(self._mentions(d, n) for n in names) for d in docs):
+        if len(names) < 2:
             return ()
-        cover: list[str] = []
-        for name in names:
-            best = next((d for d in docs if self._mentions(d, name)), None)
-            if best is None:
-                return ()
-            if best not in cover:
-                cover.append(best)
-        return tuple(sorted(cover, key=docs.index)) if len(cover) > 1 else ()
+        docs = list(dict.fromkeys(h.chunk.doc_id for h in pool))
+        held = {doc: {n for n in names if self._mentions(doc, n)} for doc in docs}
+        if any(len(h) == len(names) for h in held.values()):
+            return ()
+        best = [next((d for d in docs if name in held[d]), None) for name in names]
+        if None in best:
+            return ()
+        cover = [d for d in docs if d in best]  # rank order, each document once
+        return tuple(cover) if len(cover) > 1 else ()
 
     def within_question(self, question: str, pool: Sequence[Hit],
                         keep: Callable[[Hit, str], bool]) -> Callable[[Hit, str], bool]:
