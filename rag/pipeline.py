@@ -29,6 +29,7 @@ from rag.multipart import asked_count, given_items, is_multi_part, join_replies,
 from rag.name_parts import asked_name_part, shape_name_parts
 from rag.prompts import ABSTAIN_TEXT, fitted_answer_messages, list_lines
 from rag.provenance import answer_provenance
+from rag.question import who_question
 from rag.retriever import HybridRetriever
 from rag.second_pass import second_pass, unseen
 from rag.settings import Settings
@@ -344,6 +345,8 @@ class RagPipeline:
         """Stage 2: runs the generator once per passage group; yields reply text as it comes when streaming (nothing
         otherwise), records timings, and returns the reply (the per-document replies joined)."""
         question = prep.standalone or prep.question
+        if self.settings.ask_who:
+            question = who_question(question)
         if prep.hint:
             question = f"{question} ({prep.hint})"
         params = self.generation_params()

@@ -251,6 +251,30 @@ def keyword_query(question: str) -> str:
     return rest if re.search(r"\w", rest) else question
 
 
+# A question that asks for part of the name of someone it describes, as the reader is asked it ("ask_who"): "What
+# is the last name of the person who offered the song to Tom Jones?" -> "Who is the person who offered the song to
+# Tom Jones?". Failure kind: near-fact pick, the wrong person. Asked for a "last name", the 1.5B reader picks a
+# surname-like word from the passages, often another person's; asked "who", it names the person in full, and the
+# name part is cut in code (rag/name_parts.py). docs/decisions.md, "The reader is asked who".
+_DESCRIBED_PERSON_FRAME = re.compile(
+    r"^\s*(?:what|who)(?:['’]s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+)?"
+    r"(?:(?:first|last|full|real|maiden|sur|given)\s*)?names?\s+of\s+(?:the\s+)?"
+    rf"(?P<noun>(?:{_PERSON_NOUNS})\s+)(?P<relative>who|whom|whose|that)\b", re.IGNORECASE)
+_PLURAL_PERSON_NOUNS = frozenset({"people", "men", "women", "characters", "ones"})
+
+
+def who_question(question: str) -> str:
+    """The question as the reader is asked it when it asks for part of a described person's name ("What is the
+    first name of the person who painted the mayor?" -> "Who is the person who painted the mayor?"); any other
+    question comes back unchanged."""
+    found = _DESCRIBED_PERSON_FRAME.match(question)
+    if not found:
+        return question
+    noun = found["noun"].strip()
+    verb = "are" if noun.lower() in _PLURAL_PERSON_NOUNS else "is"
+    return f"Who {verb} the {noun} {found['relative']}{question[found.end():]}"
+
+
 _NUMERIC = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 
 

@@ -95,6 +95,22 @@ def test_the_pipeline_completes_a_name_from_its_document_and_cites_where_it_is_w
     assert off.ask(question).text.startswith("Solveig [")
 
 
+def test_the_reader_is_asked_who_and_the_name_part_is_cut_in_code(tmp_path, embedder):
+    """ask_who: "the last name of the person who ..." reaches the reader as "Who is the person who ...?"; its
+    full-name reply is cut to the last name asked for. The question on record stays as the user asked it."""
+    folder = story_folder(tmp_path, "story", "Paul Hartley offered the song to the singer Anna Berg in 1968.")
+    question = "What is the last name of the person who offered the song to the singer?"
+    p = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: "Paul Hartley",
+                          answer_checks="names,name_part")
+    answer = p.ask(question)
+    assert p.generator.prompts[-1][-1].content.endswith(
+        "Question: Who is the person who offered the song to the singer?\nAnswer:")
+    assert answer.question == question and answer.text.startswith("Hartley [")
+    off = p.variant(p.settings.replace(ask_who=False))
+    off.ask(question)
+    assert off.generator.prompts[-1][-1].content.endswith(f"Question: {question}\nAnswer:")
+
+
 @pytest.mark.parametrize("question, reply, own", [
     ("What is the full name of the person that Beatrice is sent to romance?", "Beatrice Reiner [1]",
      ["Beatrice Reiner"]),

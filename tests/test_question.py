@@ -5,7 +5,16 @@ import pytest
 
 from rag.answer_check import ConstraintCheck, headings, ungrounded
 from rag.prompts import list_lines
-from rag.question import counted_words, has_type, keyword_query, name_groups, profile, question_names, wants_list
+from rag.question import (
+    counted_words,
+    has_type,
+    keyword_query,
+    name_groups,
+    profile,
+    question_names,
+    wants_list,
+    who_question,
+)
 from rag.types import Chunk, Citation, Hit
 
 ORCHESTRA = (
@@ -392,3 +401,17 @@ def test_a_retry_keeps_to_the_names_and_year_the_question_gives():
 ])
 def test_the_keyword_query_leaves_out_the_answer_frame(question, keywords):
     assert keyword_query(question) == keywords
+
+
+@pytest.mark.parametrize("question, asked", [
+    ("What is the last name of the person who offered the song to the singer?",
+     "Who is the person who offered the song to the singer?"),
+    ("What's the full name of the man whose sister falls in love with the professor?",
+     "Who is the man whose sister falls in love with the professor?"),
+    ("What are the first names of the people that founded the mill?", "Who are the people that founded the mill?"),
+    ("What is the first name of the woman Lorna cannot see?", "What is the first name of the woman Lorna cannot see?"),
+    ("What is the name of the ship that sank in 1912?", "What is the name of the ship that sank in 1912?"),
+    ("Who founded the mill?", "Who founded the mill?"),
+])
+def test_a_question_for_part_of_a_described_persons_name_is_asked_as_who(question, asked):
+    assert who_question(question) == asked
