@@ -21,6 +21,7 @@ and only when the cut is clean:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from rag.citations import MARKER_PATTERN, terms
 from rag.text import NUMBER_WORDS
@@ -82,9 +83,10 @@ def _name_edge(words: list[str], kinds: list[str], k: int, step: int) -> int:
         k = nxt
 
 
-def concise_sentence(sentence: str, question_terms: set[str]) -> str:
+def concise_sentence(sentence: str, question_terms: set[str], shape: Callable[[str], str] | None = None) -> str:
     """The part of one sentence (no citation markers) that the question does not give, or the sentence unchanged
-    when the cut is not clean (see the module docstring)."""
+    when the cut is not clean (see the module docstring). ``shape`` reshapes a part that was cut (a bare name to
+    the part of it the question asks for, rag/name_parts.py)."""
     body = sentence.strip()
     end = body[-1] if body[-1:] in ".!?" else ""
     words = body.rstrip(".!?").split()
@@ -120,19 +122,21 @@ def concise_sentence(sentence: str, question_terms: set[str]) -> str:
     if _SUBJECT_PRONOUNS & {w.strip(",;:") for w in kept}:  # a clause, not a thing: "Peter, and he died in 2007"
         return sentence
     text = " ".join(kept).strip(",;:")
+    if shape is not None:
+        text = shape(text)
     return text[:1].upper() + text[1:] + end
 
 
-def concise_answer(question: str, text: str) -> str:
+def concise_answer(question: str, text: str, shape: Callable[[str], str] | None = None) -> str:
     """An answer text (cited sentences, "... [1]. ... [2].") with each sentence that restates the question cut to
-    what it adds; unchanged for questions that do not ask for a thing."""
+    what it adds (then reshaped by ``shape``); unchanged for questions that do not ask for a thing."""
     if not asks_for_a_thing(question):
         return text
     question_terms = terms(question)
 
     def cut(match: re.Match[str]) -> str:
         words, markers, closing = match.group(1), match.group(2), match.group(3)
-        shorter = concise_sentence(words, question_terms)
+        shorter = concise_sentence(words, question_terms, shape)
         return f"{shorter}{markers}{closing}" if shorter != words else match.group(0)
 
     return _CITED_SENTENCE.sub(cut, text)

@@ -320,11 +320,19 @@ class RagPipeline:
         if answer.abstained or "concise" not in self.settings.answer_check_list:
             return answer
         question = answer.standalone_question or answer.question
-        text = concise_answer(question, answer.text)
+
+        def name_part(cut: str) -> str:
+            # A restatement cut to a bare name ("The person who helps Clyde is Linn Varner." -> "Linn Varner") gets
+            # the part of the name asked for, as a bare-name reply does ("Varner" for a last name). Cut only:
+            # a completion would need passages the cut sentence does not cite.
+            return shape_name_parts(question, cut, ())
+
+        shape = name_part if "name_part" in self.settings.answer_check_list else None
+        text = concise_answer(question, answer.text, shape)
         if text == answer.text:
             return answer
         question_terms = terms(question)
-        sentences = tuple(dataclasses.replace(s, text=concise_sentence(s.text, question_terms))
+        sentences = tuple(dataclasses.replace(s, text=concise_sentence(s.text, question_terms, shape))
                           for s in answer.sentences)
         return dataclasses.replace(answer, text=text, sentences=sentences)
 

@@ -111,6 +111,20 @@ def test_the_reader_is_asked_who_and_the_name_part_is_cut_in_code(tmp_path, embe
     assert off.generator.prompts[-1][-1].content.endswith(f"Question: {question}\nAnswer:")
 
 
+def test_a_restated_reply_cut_to_a_name_gets_the_name_part_asked_for(tmp_path, embedder):
+    """A who-question's reply is often a sentence that restates it; "concise" cuts it to the name, and the cut
+    name is shaped like a bare-name reply: the last name of a last-name question."""
+    folder = story_folder(tmp_path, "story", "Paul Hartley offered the song to the singer Anna Berg in 1968.")
+    question = "What is the last name of the person who offered the song to the singer?"
+    reply = "The person who offered the song to the singer is Paul Hartley."
+    p = scripted_pipeline(tmp_path / "index", folder, embedder, lambda m: reply,
+                          answer_checks="names,name_part,concise")
+    answer = p.ask(question)
+    assert answer.text.startswith("Hartley [") and answer.sentences[0].text.startswith("Hartley")
+    without = p.variant(p.settings.replace(answer_checks="names,concise"))
+    assert without.ask(question).text.startswith("Paul Hartley [")
+
+
 @pytest.mark.parametrize("question, reply, own", [
     ("What is the full name of the person that Beatrice is sent to romance?", "Beatrice Reiner [1]",
      ["Beatrice Reiner"]),
