@@ -66,12 +66,17 @@ def _key(word: str) -> str:
     return re.sub(r"['’]s$", "", word).rstrip(".").lower()
 
 
+def _initial(word: str) -> bool:
+    """An initial standing for a name ("A.", "J.")."""
+    return len(word) == 2 and word[0].isupper() and word[1] == "."
+
+
 def _words(run: list[str]) -> list[str]:
     """A run without the common words that open or close it ("When Mary" -> Mary) and a possessive "'s"."""
     words = list(run)
     while words and (_key(words[-1]) in _NOT_NAME_WORDS or words[-1] in _PARTICLES):
         words.pop()
-    while words and _key(words[0]) in _NOT_NAME_WORDS:
+    while words and _key(words[0]) in _NOT_NAME_WORDS and not _initial(words[0]):  # "A. Y. Jackson" keeps its "A."
         words.pop(0)
     if words:
         words[-1] = re.sub(r"['’]s$", "", words[-1])
@@ -151,7 +156,7 @@ def _personal(words: Sequence[str]) -> list[str]:
     titled = [i for i, w in enumerate(out[:-1]) if _key(w) in _TITLES]
     if titled:
         out = out[titled[-1] + 1:]
-    while len(out) > 1 and out[0].isupper() and len(out[0]) > 1:
+    while len(out) > 1 and out[0].isupper() and len(out[0]) > 1 and not _initial(out[0]):
         out.pop(0)  # an acronym before the name: "LAPD", "CIA"
     while len(out) > 1 and _key(out[-1]) in _SUFFIXES:
         out.pop()
@@ -193,7 +198,7 @@ def _shaped(name: list[str], passages: Sequence[str], part: NamePart) -> list[st
     if len(person) == 1:
         return _completion(_key(person[0]), passages, part) or name
     if part == "first":
-        return person[:1]
+        return name if _initial(person[0]) else person[:1]  # "A. Y. Jackson": the given name is not in the text
     if part == "last":
         return person[-1:]
     return name

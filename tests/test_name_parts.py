@@ -44,6 +44,11 @@ def test_names_are_runs_of_capitals_without_sentence_openers_and_possessives():
     ("What is the first name of the composer?", "Dr. Ludwig van Beethoven Jr.", "Ludwig"),
     ("What is the last name of the composer?", "Dr. Ludwig van Beethoven Jr.", "Beethoven"),
     ("What are the last names of the two people?", "Lucien Conein and Mary Beekman", "Conein and Beekman"),
+    # Initials are part of a name, neither an article ("A.") nor an acronym; a given name written as an initial
+    # is not in the text, so a first-name question keeps the reply whole.
+    ("What is the last name of the painter?", "A. Y. Jackson [1]", "Jackson"),
+    ("What is the last name of the writer?", "J. R. R. Tolkien", "Tolkien"),
+    ("What is the first name of the painter?", "A. Y. Jackson [1]", "A. Y. Jackson [1]"),
 ])
 def test_a_bare_name_is_shaped_to_the_part_asked(question, reply, shaped):
     assert shape_name_parts(question, reply, [STORY]) == shaped
