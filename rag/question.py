@@ -239,9 +239,9 @@ def topic_of(question: str) -> str:
 # question's answer frame is not a keyword").
 _PERSON_NOUNS = r"person|people|man|men|woman|women|boy|girl|character|characters|individual|one|ones"
 _ANSWER_FRAME = re.compile(
-    r"^\s*(?:what|who|which)(?:['’]s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+)?"
-    r"(?:(?:first|last|full|real|maiden|nick|sur|given)\s*)?names?\s+of\s+(?:the\s+)?"
-    rf"(?:(?:{_PERSON_NOUNS})\s+)?(?:who|whom|whose|that|which)?\b", re.IGNORECASE)
+    r"^\s*(?P<opening>what|who|which)(?:['’]s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+)?"
+    r"(?:(?P<part>first|last|full|real|maiden|nick|sur|given)\s*)?names?\s+of\s+(?:the\s+)?"
+    rf"(?:(?P<noun>{_PERSON_NOUNS})\s+)?(?P<relative>who|whom|whose|that|which)?\b", re.IGNORECASE)
 
 
 def keyword_query(question: str) -> str:
@@ -255,11 +255,10 @@ def keyword_query(question: str) -> str:
 # is the last name of the person who offered the song to Tom Jones?" -> "Who is the person who offered the song to
 # Tom Jones?". Failure kind: near-fact pick, the wrong person. Asked for a "last name", the 1.5B reader picks a
 # surname-like word from the passages, often another person's; asked "who", it names the person in full, and the
-# name part is cut in code (rag/name_parts.py). docs/decisions.md, "The reader is asked who".
-_DESCRIBED_PERSON_FRAME = re.compile(
-    r"^\s*(?:what|who)(?:['’]s|\s+is|\s+was|\s+are|\s+were)?\s+(?:the\s+)?"
-    r"(?:(?:first|last|full|real|maiden|sur|given)\s*)?names?\s+of\s+(?:the\s+)?"
-    rf"(?P<noun>(?:{_PERSON_NOUNS})\s+)(?P<relative>who|whom|whose|that)\b", re.IGNORECASE)
+# name part is cut in code (rag/name_parts.py). docs/decisions.md, "The reader is asked who". It is the answer frame
+# above with a person noun and a relative pronoun; not "Which ...", and not a nickname (a nickname is not the
+# person's name, so "who" would ask for something else).
+_WHO_RELATIVES = frozenset({"who", "whom", "whose", "that"})
 _PLURAL_PERSON_NOUNS = frozenset({"people", "men", "women", "characters", "ones"})
 
 
@@ -267,10 +266,11 @@ def who_question(question: str) -> str:
     """The question as the reader is asked it when it asks for part of a described person's name ("What is the
     first name of the person who painted the mayor?" -> "Who is the person who painted the mayor?"); any other
     question comes back unchanged."""
-    found = _DESCRIBED_PERSON_FRAME.match(question)
-    if not found:
+    found = _ANSWER_FRAME.match(question)
+    if (not found or not found["noun"] or (found["relative"] or "").lower() not in _WHO_RELATIVES
+            or found["opening"].lower() == "which" or (found["part"] or "").lower() == "nick"):
         return question
-    noun = found["noun"].strip()
+    noun = found["noun"]
     verb = "are" if noun.lower() in _PLURAL_PERSON_NOUNS else "is"
     return f"Who {verb} the {noun} {found['relative']}{question[found.end():]}"
 
