@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from rag.citations import numbers, question_weights, relevance, strip_markers, terms
+from rag.citations import Referents, numbers, question_weights, relevance, strip_markers, terms
 from rag.name_parts import names_only_the_asked_about
 from rag.prompts import is_decline
 from rag.question import (
@@ -273,8 +273,9 @@ class Mismatch:
 
 class ConstraintCheck:
     def __init__(self, document_text: Callable[[str], str], checks: Sequence[str] = ANSWER_CHECKS,
-                 focus_ratio: float = 0.5):
+                 focus_ratio: float = 0.5, referents: Referents | None = None):
         self.document_text = document_text
+        self.referents = referents  # a pronoun's name counts as said in its sentence (``annotate_pronouns``)
         self.checks = tuple(checks)
         self.focus_ratio = focus_ratio
         self._tokens: dict[str, set[str]] = {}
@@ -285,7 +286,9 @@ class ConstraintCheck:
               multi_part: bool = False) -> Mismatch | None:
         asked = profile(question)
         text = strip_markers(answer_text)
-        if "grounded" in self.checks and citations and ungrounded(question, text, [c.quote for c in citations]):
+        quotes = [f"{c.quote} {self.referents(c.doc_id, c.start, c.end)}" if self.referents else c.quote
+                  for c in citations]
+        if "grounded" in self.checks and citations and ungrounded(question, text, quotes):
             return Mismatch("grounded", "none of the answer's own words is in the sentences it cites",
                             keep=lambda hit, sentence: True)
         if "title" in self.checks and not _TITLE_ASKED.search(question) and _is_a_title(text, passages):

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +20,8 @@ from embeddings.encoder import Embedder
 from rag.text import NUMBER_WORDS, content_tokens, split_sentences, stem, tokenize
 from rag.types import AnswerSentence, Citation, Hit
 
+# Whom the pronouns of a document's span stand for: (doc_id, start, end) -> names ("" for none).
+Referents = Callable[[str, int, int], str]
 # A citation marker, "[1]" or "[1, 2]", with the space before it.
 MARKER_PATTERN = r"\s*\[\d+(?:\s*[,;-]\s*\d+)*\]"
 _MARKER = re.compile(MARKER_PATTERN)
@@ -60,6 +62,7 @@ class Evidence:
     end: int
     text: str
     pair_second: int | None = None  # start of the second sentence when this span is a pair
+    referents: str = ""  # whom the span's pronouns stand for (rag/coreference.py), counted as said in it
 
     @property
     def pair(self) -> bool:
@@ -75,26 +78,31 @@ class SentenceSupport:
     semantic: float
 
 
-def evidence_spans(passages: Sequence[Hit]) -> list[Evidence]:
+def evidence_spans(passages: Sequence[Hit], referents: Referents | None = None) -> list[Evidence]:
     """Every sentence of every passage, then every pair of adjacent sentences (singles first)."""
     singles: list[Evidence] = []
     pairs: list[Evidence] = []
+
+    def named(hit: Hit, start: int, end: int) -> str:
+        return referents(hit.chunk.doc_id, start, end) if referents is not None else ""
+
     for n, hit in enumerate(passages, start=1):
         sentences = split_sentences(hit.chunk.text, offset=hit.chunk.start)
         local = hit.chunk.start
         for i, s in enumerate(sentences):
-            singles.append(Evidence(n, hit, s.start, s.end, s.text))
+            singles.append(Evidence(n, hit, s.start, s.end, s.text, referents=named(hit, s.start, s.end)))
             if i + 1 < len(sentences):
                 nxt = sentences[i + 1]
                 pairs.append(Evidence(n, hit, s.start, nxt.end, hit.chunk.text[s.start - local : nxt.end - local],
-                                      pair_second=nxt.start))
+                                      pair_second=nxt.start, referents=named(hit, s.start, nxt.end)))
     return singles + pairs
 
 
 class CitationChecker:
     def __init__(self, embedder: Embedder, *, min_support: float = 0.5, lexical_weight: float = 0.6,
-                 full_coverage: float = 0.8, relevance_margin: float = 0.0):
+                 full_coverage: float = 0.8, relevance_margin: float = 0.0, referents: Referents | None = None):
         self.embedder = embedder
+        self.referents = referents  # pronouns' names count as said in their sentence (``annotate_pronouns``)
         # Spans within this much of the best support compete on question relevance (0: the best support wins).
         self.relevance_margin = relevance_margin
         self.full_coverage = full_coverage  # lexical coverage below which clause-level citations are tried
@@ -116,7 +124,7 @@ class CitationChecker:
         return min(score, 0.2) if missing_numbers else score
 
     def score(self, sentences: Sequence[str], passages: Sequence[Hit], question: str = "") -> list[SentenceSupport]:
-        spans = evidence_spans(passages)
+        spans = evidence_spans(passages, self.referents)
         if not sentences:
             return []
         if not spans:
@@ -132,7 +140,7 @@ class CitationChecker:
             scored: list[SentenceSupport] = []
             single_lex: dict[tuple[int, int], float] = {}
             for j, span in enumerate(spans):
-                lex = self.lexical_support(sentence, span.text, question)
+                lex = self.lexical_support(sentence, f"{span.text} {span.referents}", question)
                 if not span.pair:
                     single_lex[(span.passage_n, span.start)] = lex
                 elif lex <= max(single_lex.get((span.passage_n, span.start), 0.0),

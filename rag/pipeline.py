@@ -18,6 +18,7 @@ from rag.answer_check import AnswerCheck, ConstraintCheck
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker, strip_markers, terms
 from rag.concise import concise_answer, concise_sentence
+from rag.coreference import PronounReferents
 from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.followup import standalone_question
@@ -56,6 +57,8 @@ class RagPipeline:
         self._live = LiveIndex(settings.index_dir, self.store_config)
         self._constraints: ConstraintCheck | None = None
         self._constraints_index: DocumentIndex | None = None
+        self._referents: PronounReferents | None = None
+        self._referents_index: DocumentIndex | None = None
         self._lock = threading.RLock()
         self._option_variants: dict[int, RagPipeline] = {}
 
@@ -111,7 +114,8 @@ class RagPipeline:
     @property
     def checker(self) -> CitationChecker:
         return CitationChecker(self.embedder, min_support=self.settings.min_support,
-                               relevance_margin=self.settings.citation_relevance_margin)
+                               relevance_margin=self.settings.citation_relevance_margin,
+                               referents=self.referents.names if self.referents else None)
 
     # -- indexing -----------------------------------------------------------------------------------
 
@@ -263,7 +267,8 @@ class RagPipeline:
         return fitted_answer_messages(question, passages, style or s.answer_prompt, s.max_passage_chars,
                                       getattr(self.generator, "count_tokens", None),
                                       budget=s.n_ctx - s.max_new_tokens - 64, n_ctx=s.n_ctx,  # 64: chat template
-                                      examples=s.answer_examples)
+                                      examples=s.answer_examples,
+                                      shown=self.referents.annotated if self.referents else None)
 
     def generation_params(self) -> GenerationParams:
         """The decoding parameters every answer uses (greedy by default: the same question, the same answer)."""
@@ -501,6 +506,20 @@ class RagPipeline:
             index = self.index
             if self._constraints is None or self._constraints_index is not index:
                 self._constraints = ConstraintCheck(index.document_text, self.settings.answer_check_list,
-                                                    focus_ratio=self.settings.focus_ratio)
+                                                    focus_ratio=self.settings.focus_ratio,
+                                                    referents=self.referents.names if self.referents else None)
                 self._constraints_index = index
             return self._constraints
+
+    @property
+    def referents(self) -> PronounReferents | None:
+        """Whom the pronouns of the live index's documents stand for, when ``annotate_pronouns`` is on (its
+        document cache lives as long as the index)."""
+        if not self.settings.annotate_pronouns:
+            return None
+        with self._lock:
+            index = self.index
+            if self._referents is None or self._referents_index is not index:
+                self._referents = PronounReferents(index.document_text)
+                self._referents_index = index
+            return self._referents

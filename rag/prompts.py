@@ -105,26 +105,29 @@ def example_messages() -> list[ChatMessage]:
 
 
 def answer_messages(question: str, passages: Sequence[Hit], style: str = "brief",
-                    max_passage_chars: int | None = None, *, examples: bool = False) -> list[ChatMessage]:
+                    max_passage_chars: int | None = None, *, examples: bool = False,
+                    shown: Callable[[Hit], str] | None = None) -> list[ChatMessage]:
     """``max_passage_chars`` clips a passage for the model only (a pasted blob with no spaces makes one huge
     'word' chunk that would overflow the context window); citations are still checked against the full text.
-    ``examples``: the worked examples go first (for the styles in EXAMPLE_STYLES)."""
+    ``examples``: the worked examples go first (for the styles in EXAMPLE_STYLES). ``shown``: a passage's text as
+    the model sees it (rag/coreference.py adds whom pronouns stand for); its own text otherwise."""
     if style not in ANSWER_SYSTEMS:
         raise SettingsError(f"unknown answer prompt {style!r}; choose one of {', '.join(ANSWER_SYSTEMS)}")
-    user = _passage_blocks([(hit.title, _clip(hit.chunk.text, max_passage_chars)) for hit in passages]) + \
-        f"\n\nQuestion: {question}\nAnswer:"
-    shown = example_messages() if examples and style in EXAMPLE_STYLES else []
-    return [ChatMessage("system", ANSWER_SYSTEMS[style]), *shown, ChatMessage("user", user)]
+    blocks = [(hit.title, _clip(shown(hit) if shown is not None else hit.chunk.text, max_passage_chars))
+              for hit in passages]
+    user = _passage_blocks(blocks) + f"\n\nQuestion: {question}\nAnswer:"
+    worked = example_messages() if examples and style in EXAMPLE_STYLES else []
+    return [ChatMessage("system", ANSWER_SYSTEMS[style]), *worked, ChatMessage("user", user)]
 
 
 def fitted_answer_messages(question: str, passages: Sequence[Hit], style: str, max_passage_chars: int,
                            count_tokens: Callable[[str], int] | None, *, budget: int, n_ctx: int,
-                           examples: bool = False) -> list[ChatMessage]:
+                           examples: bool = False, shown: Callable[[Hit], str] | None = None) -> list[ChatMessage]:
     """The answer prompt within ``budget`` tokens when ``count_tokens`` can count them: passages are clipped (for
     the model only) until prompt + answer fit, because token-dense text such as a pasted blob can take one token
     per character or two. QuestionError when even clipped passages leave no room."""
     limit = max_passage_chars
-    messages = answer_messages(question, passages, style, limit, examples=examples)
+    messages = answer_messages(question, passages, style, limit, examples=examples, shown=shown)
     if count_tokens is None:
         return messages
     while True:
@@ -136,7 +139,7 @@ def fitted_answer_messages(question: str, passages: Sequence[Hit], style: str, m
                                 f"{budget} available with n_ctx {n_ctx}); ask something shorter")
         limit //= 2
         log.info("prompt is %d tokens, over %d: clipping passages to %d characters", used, budget, limit)
-        messages = answer_messages(question, passages, style, limit, examples=examples)
+        messages = answer_messages(question, passages, style, limit, examples=examples, shown=shown)
 
 
 # Added when a first rewrite brought in a name the conversation never mentioned (rag/followup.py).
