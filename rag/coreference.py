@@ -1,12 +1,12 @@
-"""Whom "he" and "she" stand for, read off the text before them, for the reader's eyes only.
+"""Whom "he" and "she" stand for, read off the text before them: shown to the reader, counted by the citations.
 
 Failure kind: coreference pick. A story says "Following a period of inactivity, a positive influence on his work
 arose from his meeting with the composer Bernard van Dieren; he also gained creative impetus from a year spent in
 Ireland." Asked who gained the impetus, the 1.5B reader names the one person the sentence names, van Dieren. The
-annotation puts the name a pronoun most likely stands for beside it ("he (Heseltine) also gained ..."), so the
-reader can copy it. The guess is the usual one of a text that keeps to one person for a while: the subject of the
-sentence the pronoun is in, when a name opens it before the pronoun, else the name that was last a sentence's
-subject (a pronoun subject carries its own guess on). docs/decisions.md, "Pronouns annotated for the reader".
+reader is shown the name a pronoun most likely stands for beside it ("he (Heseltine) also gained ..."), so it can
+copy it, and the citation check counts that name as said in the pronoun's sentence, so the answer cites the
+sentence that says what he did. Only the safest guesses are made (``pronoun_referents``); quotes, offsets and the
+passages shown to the user stay the document's own text. docs/decisions.md, "Pronouns annotated for the reader".
 """
 
 from __future__ import annotations
