@@ -286,9 +286,7 @@ class ConstraintCheck:
               multi_part: bool = False) -> Mismatch | None:
         asked = profile(question)
         text = strip_markers(answer_text)
-        quotes = [f"{c.quote} {self.referents(c.doc_id, c.start, c.end)}" if self.referents else c.quote
-                  for c in citations]
-        if "grounded" in self.checks and citations and ungrounded(question, text, quotes):
+        if "grounded" in self.checks and citations and ungrounded(question, text, self._quotes(citations)):
             return Mismatch("grounded", "none of the answer's own words is in the sentences it cites",
                             keep=lambda hit, sentence: True)
         if "title" in self.checks and not _TITLE_ASKED.search(question) and _is_a_title(text, passages):
@@ -333,6 +331,12 @@ class ConstraintCheck:
         if "sibling" in self.checks and asked.names and citations and not multi_part:
             return self._about_a_sibling(question, text, citations)
         return None
+
+    def _quotes(self, citations: Sequence[Citation]) -> list[str]:
+        """The cited sentences, each with the names its pronouns stand for (``annotate_pronouns``)."""
+        if self.referents is None:
+            return [c.quote for c in citations]
+        return [f"{c.quote} {self.referents(c.doc_id, c.start, c.end)}" for c in citations]
 
     def own_person(self, question: str, reply: str, passages: Sequence[str] = ()) -> Mismatch | None:
         """Failure kind: near-fact pick, the wrong person. A bare-name reply that names only whom the question
