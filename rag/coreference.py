@@ -1,12 +1,15 @@
-"""Whom "he" and "she" stand for, read off the text before them: shown to the reader, counted by the citations.
+"""Whom "he", "she", "his" and "her" stand for, read off the text before them: shown to the reader, counted by the
+citations.
 
 Failure kind: coreference pick. A story says "Following a period of inactivity, a positive influence on his work
 arose from his meeting with the composer Bernard van Dieren; he also gained creative impetus from a year spent in
 Ireland." Asked who gained the impetus, the 1.5B reader names the one person the sentence names, van Dieren. The
 reader is shown the name a pronoun most likely stands for beside it ("he (Heseltine) also gained ..."), so it can
 copy it, and the citation check counts that name as said in the pronoun's sentence, so the answer cites the
-sentence that says what he did. Only the safest guesses are made (``pronoun_referents``); quotes, offsets and the
-passages shown to the user stay the document's own text. docs/decisions.md, "Pronouns annotated for the reader".
+sentence that says what he did. Possessives are annotated the same way for the questions that ask whose ("the
+person whose sister wants to sell the car": "her (Havens) sister"). Only the safest guesses are made
+(``pronoun_referents``); quotes, offsets and the passages shown to the user stay the document's own text.
+docs/decisions.md, "Pronouns annotated for the reader" and "Possessives annotated too".
 """
 
 from __future__ import annotations
@@ -20,11 +23,19 @@ from rag.types import Hit
 
 # Subject pronouns: none of them stands before a name that is its sentence's subject ("He meets Greta").
 _SUBJECT_PRONOUNS = {"he", "she", "they", "we", "i", "you", "it"}
-# The pronouns annotated: "they" and "it" stand for groups and things too often to guess.
-_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he)\b")
+# The pronouns annotated, with the possessives "his" and "her" ("the person whose sister ..." asks whose "her
+# sister" it is): "they" and "it" stand for groups and things too often to guess.
+_PRONOUN = re.compile(r"\b(?:[Hh]e|[Ss]he|[Hh]is|[Hh]er)\b")
 # A name straight after one of these is an object or a place, not who the sentence is about.
 _BEFORE_NON_SUBJECT = {"of", "in", "on", "at", "to", "for", "by", "with", "from", "into", "near", "than", "about",
                        "and", "or", "as", "like", "the", "a", "an", "his", "her", "their", "its", "&"}
+_PERSON_OF = {"he": "he", "she": "she", "his": "he", "her": "she"}
+# After an object "her" ("told her to", "gave her a", "saw her again"), not a possessive one ("her sister"), comes
+# a function word, a capital or punctuation: an object "her" does not stand for the clause's subject.
+_AFTER_OBJECT_HER = (STOPWORDS - {"own", "most", "more", "other", "only", "few", "same"}) | _BEFORE_NON_SUBJECT | {
+    "again", "back", "away", "home", "alone", "too", "also", "so", "very", "well", "now", "then", "there", "here",
+    "once", "up", "out", "off", "down", "over", "around", "along", "through", "instead", "anyway", "later",
+    "that", "what", "how", "why", "whether", "if", "not", "never"}
 _PARENTHESIS = re.compile(r"^\s*\([^)]*\)")
 _OF_NAME = re.compile(r"^of\s+(?:the\s+)?(?:[A-Z][\w'’-]*\s+)+")
 # Words that cannot follow a subject as its verb.
@@ -38,6 +49,27 @@ _QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 # Capitalised words that open sentences without being names: openers, numbers ("Six months after ..."), months.
 _COMMON = _OPENERS | STOPWORDS | set(NUMBER_WORDS) | set(
     "january february march april may june july august september october november december".split())
+# Words that open sentences as prepositions or time phrases ("Through his work, ...", "Months later, he"), not as
+# names; and the endings of participles and adverbs that do ("Wandering and exhausted, he", "Subsequently, he").
+_OPENING_WORDS = {"through", "throughout", "across", "amid", "amidst", "among", "amongst", "within", "without",
+                  "beyond", "against", "behind", "beneath", "besides", "alongside", "toward", "towards", "via",
+                  "days", "weeks", "months", "years", "decades", "hours", "minutes", "moments", "shortly", "soon"}
+_OPENING_ENDINGS = ("ing", "ed", "ly", "ward", "wards")
+# Names end so too (Jed, Alfred, Mildred, Cecily, Shelly, Beverly): an ending counts on words of 6 letters or more,
+# and not these.
+_NAME_ENDINGS = ("fred", "dred", "erly", "ily", "elly")
+
+
+def _opening_word(word: str) -> bool:
+    """Whether a capitalised word alone at a sentence's start is an opener rather than a name."""
+    word = word.lower()
+    return word in _OPENING_WORDS or len(word) >= 6 and word.endswith(_OPENING_ENDINGS) \
+        and not word.endswith(_NAME_ENDINGS)
+# Verbs that report speech or thought: a name after one is the subject of what is reported.
+_REPORTING = {"said", "says", "say", "told", "tells", "claimed", "claims", "believed", "believes", "thought",
+              "thinks", "felt", "feels", "stated", "states", "argued", "argues", "wrote", "writes", "added", "adds",
+              "noted", "notes", "reported", "reports", "announced", "announces", "insisted", "insists", "learns",
+              "learned", "realizes", "realises", "realized", "realised", "knew", "knows", "that"}
 # Sentences further back than this do not lend a pronoun their subject.
 _LOOKBACK = 4
 
@@ -61,8 +93,10 @@ def _subjects(sentence: str, known: set[str], common: set[str]) -> list[tuple[in
         before = sentence[:at].rstrip()
         if all(w.isupper() for w in words):
             continue  # an acronym names an organisation ("NME reviewer John Robinson")
-        if not before and words[0] not in known and (words[0].lower() in common or sentence[cursor:].startswith(",")):
-            continue  # an opener ("However, he ...", "Elated, Dan ...")
+        if not before and words[0] not in known and (
+                words[0].lower() in common or sentence[cursor:].startswith(",")
+                or len(words) == 1 and _opening_word(words[0])):
+            continue  # an opener ("However, he ...", "Elated, Dan ...", "Considered one of her best, ...")
         previous = before.split()[-1].lower() if before else ""
         if previous in _BEFORE_NON_SUBJECT:
             continue
@@ -120,18 +154,34 @@ def _sentences(text: str) -> list[Span]:
     return out
 
 
+def _possessive(after: str) -> bool:
+    """Whether "his" or "her" followed by ``after`` is a possessive before its noun ("her sister wants"), not a
+    pronoun on its own ("the idea was his", "told her to")."""
+    following = re.match(r" ([a-z][\w'’-]*)", after)
+    return following is not None and following.group(1) not in _AFTER_OBJECT_HER
+
+
 def pronoun_referents(text: str) -> list[tuple[int, int, str]]:
-    """Each "he" and "she" of ``text`` that has a likely referent: (start, end, name). Only the safest guesses
-    are made: the main subject of the pronoun's own sentence when it comes first ("Lindqvist met Berg, with whom
-    he ..."), the subject of a clause a subordinator opens just before it ("when MacKay sets out, he ..."), else
-    the subject of the last sentence that names anyone ("he" opening a sentence stands for that sentence's subject
-    too). A name is "he" or "she" from the first pronoun that is taken to stand for it on, and a pronoun of the
-    other kind passes it over."""
+    """Each "he", "she" and possessive "his" and "her" of ``text`` that has a likely referent: (start, end, name).
+    Only the safest guesses are made: the main subject of the pronoun's own sentence when it comes first
+    ("Lindqvist met Berg, with whom he ..."), the subject of a clause a subordinator opens just before it ("when
+    MacKay sets out, he ..."), else the subject of the last sentence that names anyone ("he" opening a sentence
+    stands for that sentence's subject too). A name is "he" or "she" from the first pronoun that is taken to stand
+    for it on, and a pronoun of the other kind passes it over. A possessive is given only a name that some "he" or
+    "she" of the text stands for, of its own kind: the names a story's possessives could point at are many more
+    than its people ("a band his classmates formed", after a sentence about Hooter College)."""
+    _, persons = _referents(text, None)
+    return _referents(text, persons)[0]
+
+
+def _referents(text: str, persons: dict[str, str] | None) -> tuple[list[tuple[int, int, str]], dict[str, str]]:
+    """The referents of ``text``'s "he" and "she", and, given ``persons`` (who is "he" or "she", as found for the
+    whole text by a first call), of its possessives; and who is "he" or "she" from the pronouns' guesses."""
     found: list[tuple[int, int, str]] = []
     topics: list[str | None] = []  # each sentence's subject: its main clause's name, or whom its opening "He" is
     named: list[bool] = []  # whether each sentence names anyone
     seen: list[str] = []
-    gender: dict[str, str] = {}
+    gender: dict[str, str] = dict(persons or {})
     # Words the text capitalises mid-sentence and never writes in lower case: names, not openers.
     common = {w.lower() for w in re.findall(r"[^\W\d_][\w'’-]*", text) if w[0].islower()} | _COMMON
     known = {words[0] for words, weight in weighed_names(text) if weight == 1.0 and words[0].lower() not in common}
@@ -150,7 +200,17 @@ def pronoun_referents(text: str) -> list[tuple[int, int, str]]:
         main = next(((at, name) for at, name, is_main, _ in subjects if is_main), None)
         carried: str | None = None
         for match in _PRONOUN.finditer(span.text):
-            said = match.group().lower()
+            word = match.group().lower()
+            said = _PERSON_OF[word]
+            possessive = word != said
+            # A possessive is guessed only once the persons are known; never before its own clause's main subject
+            # ("In his essay, Bulosan treats"), nor after a reported clause's subject ("Loughton said Balls had
+            # promised much, but six months into his watch"), nor inside a quotation, whose speaker is not its
+            # subject.
+            if possessive and (persons is None or not _possessive(span.text[match.end():])
+                               or main is not None and main[0] > match.start() or masked[match.start()] == " "
+                               or any(at < match.start() and before in _REPORTING for at, _, _, before in subjects)):
+                continue
             candidates = [_fullest(name, seen) for at, name, is_main, before in reversed(subjects)
                           if at < match.start() and not is_main and before in _SUBORDINATORS]
             # A clause after a semicolon has its own subject ("Leila is brought in; Zurga is captivated as he
@@ -166,23 +226,25 @@ def pronoun_referents(text: str) -> list[tuple[int, int, str]]:
                 candidates.append(carried)
             else:
                 candidates.append(previous_topic())
-            name = next((c for c in candidates if c is not None and gender.get(c, said) == said), None)
+            name = next((c for c in candidates if c is not None
+                         and gender.get(c, None if possessive else said) == said), None)
             if name is None:
                 continue
-            gender.setdefault(name, said)
+            if not possessive:
+                gender.setdefault(name, said)
             found.append((span.start + match.start(), span.start + match.end(), name))
-            if carried is None and main is None and not span.text[:match.start()].strip():
-                carried = name  # a sentence that opens with "He" is about the same person
+            if carried is None and main is None and not span.text[:match.start()].strip() and word == said:
+                carried = name  # a sentence that opens with "He" is about the same person; one with "His" need not be
         names = [" ".join(words) for words in names_in(span.text)]
         seen += names
         topics.append(_fullest(main[1], seen) if main is not None else carried)
         named.append(bool(names))
-    return found
+    return found, gender
 
 
 def annotate(document: str, start: int, end: int,
              referents: Sequence[tuple[int, int, str]] | None = None) -> str:
-    """``document[start:end]`` with the likely referent after each "he" and "she" in it ("he (Heseltine)"), read
+    """``document[start:end]`` with the likely referent after each pronoun guessed ("he (Heseltine)"), read
     from the whole document so that a passage's first pronoun can point before the passage (``referents``: those
     of ``pronoun_referents(document)``, when already found)."""
     out, cursor = [], start
@@ -199,10 +261,19 @@ def annotate(document: str, start: int, end: int,
     return "".join(out)
 
 
+_ANNOTATED = re.compile(r"\b([Hh]e|[Ss]he|[Hh]is|[Hh]er) \(([A-Z][^()]*)\)")
+
+
+def unannotated(reply: str) -> str:
+    """A reply with each annotation the reader copied from its passages put as the name alone ("He (Sean)" ->
+    "Sean", "his (Sean) band" -> "Sean's band"): the user's passages and the citations' quotes have no annotation."""
+    return _ANNOTATED.sub(lambda m: m.group(2) + ("'s" if m.group(1).lower() in ("his", "her") else ""), reply)
+
+
 class PronounReferents:
-    """Whom each "he" and "she" of the indexed documents likely stands for, read once a document: the reader is
-    shown passages with the names beside their pronouns, and the citation check counts a pronoun's name as said in
-    its sentence, so that a reply naming whom "he" stands for cites the sentence that says what he did."""
+    """Whom each "he", "she", "his" and "her" of the indexed documents likely stands for, read once a document: the
+    reader is shown passages with the names beside their pronouns, and the citation check counts a pronoun's name
+    as said in its sentence, so that a reply naming whom "he" stands for cites the sentence that says what he did."""
 
     def __init__(self, document_text: Callable[[str], str]):
         self.document_text = document_text

@@ -18,7 +18,7 @@ from rag.answer_check import AnswerCheck, ConstraintCheck
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker, strip_markers, terms
 from rag.concise import concise_answer, concise_sentence
-from rag.coreference import PronounReferents
+from rag.coreference import PronounReferents, unannotated
 from rag.errors import QuestionError
 from rag.evidence import EvidenceSelector
 from rag.followup import standalone_question
@@ -283,13 +283,15 @@ class RagPipeline:
         question = prep.standalone or prep.question
         started = time.perf_counter()
         listed = prep.style == "list"
-        reply, named_in = self.name_part(question, raw, prep.context)
+        # A pronoun's annotation the reader copied ("He (Sean)") is not the documents' text; the name alone is.
+        said = unannotated(raw) if self.settings.annotate_pronouns else raw
+        reply, named_in = self.name_part(question, said, prep.context)
         context = prep.context + named_in
         text, sentences, citations, dropped = self.checker.attach(
             list_lines(reply) if listed else reply, context, question,
             extractive_fallback=self.settings.extractive_fallback, joiner="; " if listed else " ")
         timings["cite_s"] = time.perf_counter() - started
-        verdict = AnswerCheck().judge(question, raw, text, citations, [h.chunk.text for h in context])
+        verdict = AnswerCheck().judge(question, said, text, citations, [h.chunk.text for h in context])
         if not verdict.answers:
             return self.abstain(prep, verdict.reason or "no supported answer", raw, timings, model, kind=verdict.kind)
         return Answer(question=prep.question, text=text, abstained=False, citations=tuple(citations),
