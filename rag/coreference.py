@@ -58,6 +58,11 @@ _OPENING_ENDINGS = ("ing", "ed", "ly", "ward", "wards")
 # Names end so too (Jed, Alfred, Mildred, Cecily, Shelly, Beverly): an ending counts on words of 6 letters or more,
 # and not these.
 _NAME_ENDINGS = ("fred", "dred", "erly", "ily", "elly")
+# Verbs that report speech or thought, and "that": a name after one is the subject of what is reported.
+_REPORTING = {"said", "says", "say", "told", "tells", "claimed", "claims", "believed", "believes", "thought",
+              "thinks", "felt", "feels", "stated", "states", "argued", "argues", "wrote", "writes", "added", "adds",
+              "noted", "notes", "reported", "reports", "announced", "announces", "insisted", "insists", "learns",
+              "learned", "realizes", "realises", "realized", "realised", "knew", "knows", "that"}
 
 
 def _opening_word(word: str) -> bool:
@@ -65,11 +70,8 @@ def _opening_word(word: str) -> bool:
     word = word.lower()
     return word in _OPENING_WORDS or len(word) >= 6 and word.endswith(_OPENING_ENDINGS) \
         and not word.endswith(_NAME_ENDINGS)
-# Verbs that report speech or thought: a name after one is the subject of what is reported.
-_REPORTING = {"said", "says", "say", "told", "tells", "claimed", "claims", "believed", "believes", "thought",
-              "thinks", "felt", "feels", "stated", "states", "argued", "argues", "wrote", "writes", "added", "adds",
-              "noted", "notes", "reported", "reports", "announced", "announces", "insisted", "insists", "learns",
-              "learned", "realizes", "realises", "realized", "realised", "knew", "knows", "that"}
+
+
 # Sentences further back than this do not lend a pronoun their subject.
 _LOOKBACK = 4
 

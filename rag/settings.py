@@ -128,10 +128,10 @@ class Settings:
     # that frame, outside the 300 sample: contains 56 -> 61 of 120, the seeds have none (docs/decisions.md, "The
     # reader is asked who").
     ask_who: bool = True
-    # The reader sees whom "he" and "she" likely stand for beside them ("he (Heseltine) also gained ..."), and the
-    # citation check counts that name as said in the pronoun's sentence (rag/coreference.py). Quoref outside the
-    # sample: contains 100 -> 104 of 200; seeds tune: 40 -> 42 of the 61 it reaches (docs/decisions.md, "Pronouns
-    # annotated for the reader").
+    # The reader sees whom "he", "she", "his" and "her" likely stand for beside them ("he (Heseltine) also gained
+    # ..."), and the citation check counts that name as said in the pronoun's sentence (rag/coreference.py). Quoref
+    # outside the sample: contains 100 -> 104 -> 105 of 200 (he/she, then possessives); seeds tune: 40 -> 42 of the
+    # 61 it reaches (docs/decisions.md, "Pronouns annotated for the reader", "Possessives annotated too").
     annotate_pronouns: bool = True
     # The answer to a question that asks for several things ("which councils", "who were") is completed by a
     # second, short prompt on the closest sentences ("list" wording, one item a line); new supported items are
