@@ -172,18 +172,13 @@ def pronoun_referents(text: str) -> list[tuple[int, int, str]]:
     for it on, and a pronoun of the other kind passes it over. A possessive is given only a name that some "he" or
     "she" of the text stands for, of its own kind: the names a story's possessives could point at are many more
     than its people ("a band his classmates formed", after a sentence about Hooter College)."""
-    _, persons = _referents(text, None)
-    return _referents(text, persons)[0]
-
-
-def _referents(text: str, persons: dict[str, str] | None) -> tuple[list[tuple[int, int, str]], dict[str, str]]:
-    """The referents of ``text``'s "he" and "she", and, given ``persons`` (who is "he" or "she", as found for the
-    whole text by a first call), of its possessives; and who is "he" or "she" from the pronouns' guesses."""
     found: list[tuple[int, int, str]] = []
+    # Possessives with their candidates, given a name once the whole text has said who is "he" or "she".
+    possessives: list[tuple[int, int, str, list[str | None]]] = []
     topics: list[str | None] = []  # each sentence's subject: its main clause's name, or whom its opening "He" is
     named: list[bool] = []  # whether each sentence names anyone
     seen: list[str] = []
-    gender: dict[str, str] = dict(persons or {})
+    gender: dict[str, str] = {}
     # Words the text capitalises mid-sentence and never writes in lower case: names, not openers.
     common = {w.lower() for w in re.findall(r"[^\W\d_][\w'’-]*", text) if w[0].islower()} | _COMMON
     known = {words[0] for words, weight in weighed_names(text) if weight == 1.0 and words[0].lower() not in common}
@@ -205,11 +200,11 @@ def _referents(text: str, persons: dict[str, str] | None) -> tuple[list[tuple[in
             word = match.group().lower()
             said = _PERSON_OF[word]
             possessive = word != said
-            # A possessive is guessed only once the persons are known; never before its own clause's main subject
-            # ("In his essay, Bulosan treats"), nor after a reported clause's subject ("Loughton said Balls had
-            # promised much, but six months into his watch"), nor inside a quotation, whose speaker is not its
-            # subject.
-            if possessive and (persons is None or not _possessive(span.text[match.end():])
+            # A possessive is named at the end, once the whole text has said who is "he" or "she"; it is never
+            # guessed before its own clause's main subject ("In his essay, Bulosan treats"), nor after a reported
+            # clause's subject ("Loughton said Balls had promised much, but six months into his watch"), nor
+            # inside a quotation, whose speaker is not its subject.
+            if possessive and (not _possessive(span.text[match.end():])
                                or main is not None and main[0] > match.start() or masked[match.start()] == " "
                                or any(at < match.start() and before in _REPORTING for at, _, _, before in subjects)):
                 continue
@@ -228,20 +223,25 @@ def _referents(text: str, persons: dict[str, str] | None) -> tuple[list[tuple[in
                 candidates.append(carried)
             else:
                 candidates.append(previous_topic())
-            name = next((c for c in candidates if c is not None
-                         and gender.get(c, None if possessive else said) == said), None)
+            if possessive:
+                possessives.append((span.start + match.start(), span.start + match.end(), said, candidates))
+                continue
+            name = next((c for c in candidates if c is not None and gender.get(c, said) == said), None)
             if name is None:
                 continue
-            if not possessive:
-                gender.setdefault(name, said)
+            gender.setdefault(name, said)
             found.append((span.start + match.start(), span.start + match.end(), name))
-            if carried is None and main is None and not span.text[:match.start()].strip() and word == said:
+            if carried is None and main is None and not span.text[:match.start()].strip():
                 carried = name  # a sentence that opens with "He" is about the same person; one with "His" need not be
         names = [" ".join(words) for words in names_in(span.text)]
         seen += names
         topics.append(_fullest(main[1], seen) if main is not None else carried)
         named.append(bool(names))
-    return found, gender
+    for start, end, said, candidates in possessives:
+        name = next((c for c in candidates if c is not None and gender.get(c) == said), None)
+        if name is not None:
+            found.append((start, end, name))
+    return sorted(found)
 
 
 def annotate(document: str, start: int, end: int,
