@@ -97,8 +97,9 @@ def markdown(results: dict[str, Any], plots: list[Path]) -> str:
     if results.get("model"):
         lines += [f"Model: `{results['model'].get('model')}` ({results['model'].get('backend')})", ""]
     splits = t.get("by_split") or {}
-    lines += ["| metric | all | " + " | ".join(splits) + " |", "|---|---|" + "---|" * len(splits)]
-    lines += [f"| {label} | {_fmt(t.get(key))} | " + " | ".join(_fmt(v.get(key)) for v in splits.values()) + " |"
+    # One cell per column: a run with no splits has a two-column table, not a third empty one.
+    lines += ["| " + " | ".join(["metric", "all", *splits]) + " |", "|---|---|" + "---|" * len(splits)]
+    lines += ["| " + " | ".join([label, _fmt(t.get(key)), *(_fmt(v.get(key)) for v in splits.values())]) + " |"
               for key, label in TOTAL_LABELS if t.get(key) is not None]
     lines += ["", "## By question type", ""]
     by_type = t["by_type"]

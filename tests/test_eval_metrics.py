@@ -88,6 +88,7 @@ def test_aggregate_abstention_and_failures(tmp_path):
     md = paths["markdown"].read_text()
     assert "| contains answer | 0.333 |" in md and "## Failures (3)" in md and "![latency](latency.png)" in md
     assert "| names | 1 | 1 |" in md
+    assert "| metric | all |\n|---|---|\n" in md and "| contains answer | 0.333 |\n" in md  # no empty third column
     assert "data:image/png;base64," in paths["html"].read_text()
     assert (tmp_path / "run-a" / "by_type.png").stat().st_size > 1000
     better = json.loads(json.dumps(results))
