@@ -25,6 +25,7 @@ from rag.question import (
     ANSWER_CHECKS,
     TYPE_HINTS,
     YEAR,
+    asked_office,
     choice_groups,
     counted_terms,
     counted_words,
@@ -33,7 +34,9 @@ from rag.question import (
     mentions,
     name_groups,
     name_tokens,
+    names_office,
     profile,
+    proper_names,
     question_names,
 )
 from rag.text import Span, split_sentences, stem, tokenize
@@ -326,6 +329,11 @@ class ConstraintCheck:
                 said = ", ".join(" or ".join(" ".join(alt) for alt in g) for g in missing)
                 return Mismatch("names", f"the cited document never mentions {said}",
                                 keep=lambda hit, sentence: self._holds_all(hit.chunk.doc_id, groups))
+        office = asked_office(question) if "office" in self.checks and citations and not multi_part else ""
+        if office and not any(names_office(office, quote) for quote in self._quotes(citations)):
+            return Mismatch("office", f"the question asks who holds the office of {office}; no cited sentence "
+                            "names that office", keep=lambda hit, sentence: names_office(office, sentence),
+                            hint=f"Answer with the {office} the passages name.")
         if not multi_part and (own := self.own_person(question, text, [h.chunk.text for h in passages])) is not None:
             return own
         if "sibling" in self.checks and asked.names and citations and not multi_part:
@@ -428,8 +436,9 @@ class ConstraintCheck:
     def names_apart(self, question: str, passages: Sequence[Hit]) -> bool:
         """Does the question give names that no one of the passages' documents holds together, while the
         documents between them hold all ("which temporary staff did Sheffield and Sefton rely on")? Such a
-        question is about several things, each answered by its own document."""
-        names = profile(question).names
+        question is about several things, each answered by its own document. The words of an office are no such
+        thing ("Sefton's Cabinet Member" is one council's)."""
+        names = proper_names(question)
         docs = list(dict.fromkeys(h.chunk.doc_id for h in passages))
         if len(names) < 2 or len(docs) < 2:
             return False
@@ -441,7 +450,7 @@ class ConstraintCheck:
         ``pool`` holds them all: the best-ranked document naming each name ("which temporary staff did Sheffield
         and Sefton rely on", where the Sefton report ranks below the four passages a prompt reads). () when one
         document names them all, a name is in none, or one document is the best for every name."""
-        names = profile(question).names
+        names = proper_names(question)
         if len(names) < 2:
             return ()
         docs = list(dict.fromkeys(h.chunk.doc_id for h in pool))
@@ -476,8 +485,9 @@ class ConstraintCheck:
         return {d for d in {h.chunk.doc_id for h in pool} if self._holds_all(d, groups)}
 
     def names_any(self, doc_id: str, question: str) -> bool:
-        """Does the document name any of the names the question gives (true when the question gives none)?"""
-        names = profile(question).names
+        """Does the document name any of the names the question gives, the words of an office aside (true when
+        the question gives none)?"""
+        names = proper_names(question)
         return not names or any(self._mentions(doc_id, n) for n in names)
 
     def _holds_all(self, doc_id: str, groups: Sequence[tuple[tuple[str, ...], ...]]) -> bool:

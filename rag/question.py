@@ -34,8 +34,10 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "serious failings").
 # "supported": the citation check kept no sentence of the reply (the model paraphrased past the passages, or
 # answered from outside them); asked once more on the closest sentences, and the retry checked like any answer.
+# "office": a "who is/was the <office>" question answered from sentences that never name that office (the
+# council's Cabinet Member given for "who was the director"; a trap answered with another office's holder).
 ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported",
-                 "name_part", "other_person", "concise")
+                 "name_part", "other_person", "concise", "office")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -162,6 +164,71 @@ def question_names(question: str) -> tuple[str, ...]:
             continue
         names.extend(t for t in tokenize(word) if len(t) >= 2 and t not in _NOT_NAMES and t not in names)
     return tuple(names)
+
+
+# Capitalised words that name an office rather than who holds it or where ("Sefton's Cabinet Member", "the Acting
+# Executive Director"). A question about one council's office holder is about that council: another council's
+# report that has a "Cabinet Member" answers no part of it.
+OFFICE_WORDS = frozenset("""acting assistant cabinet chair chairman chairperson chairwoman chief commissioner councillor
+    deputy director editor executive governor head inspector interim leader manager mayor member minister officer
+    president principal secretary senior spokesman spokesperson spokeswoman vice""".split())
+
+
+def proper_names(question: str) -> tuple[str, ...]:
+    """``question_names`` without the words of an office (``OFFICE_WORDS``): the names a question may be split
+    by, one document per name."""
+    return tuple(name for name in question_names(question) if name not in OFFICE_WORDS)
+
+
+# Words of an office that say which holder, not which office ("the acting director" is a director).
+_OFFICE_MODIFIERS = frozenset({"acting", "interim", "senior", "deputy", "vice", "assistant", "principal"})
+_WHO_HOLDS = re.compile(r"^\W*who\s+(?:is|was|are|were|has been|had been|have been|became)\s+(?P<rest>.+)",
+                        re.IGNORECASE)
+_ARTICLES = frozenset({"the", "a", "an"})
+_TITLE_JOINERS = frozenset({"and", "of", "for"})
+
+
+def asked_office(question: str) -> str:
+    """The office a "who is/was ..." question asks the holder of, as its head word in the singular ("Who is
+    Sefton's interim director of children's services?" -> "director", "Who was the Chief Executive?" ->
+    "executive"); "" when it asks for no office: another noun, an office that titles a name ("Who is Inspector
+    Webster working with?"), or one after a preposition or a verb ("Who became close to President Toure?")."""
+    found = _WHO_HOLDS.match(question)
+    if not found:
+        return ""
+    head = ""
+    words = found["rest"].split()[:8]
+    for at, word in enumerate(words):
+        bare = word.strip("?,.;:!\"()")
+        token = bare.lower()
+        if token.endswith(("'s", "\u2019s", "'")):
+            head = ""  # what came before was the owner: "the Tromso Choir's chief executive"
+            continue
+        singular = token[:-1] if token.endswith("s") and token[:-1] in OFFICE_WORDS else token
+        if singular in OFFICE_WORDS:
+            head = singular if singular not in _OFFICE_MODIFIERS else head
+            continue
+        if head:
+            return "" if bare[:1].isupper() and bare.lower() not in STOPWORDS else head  # a title before a name
+        # A capitalised title holds "and"/"of" ("Policy and Improvement Officer"); elsewhere a function word
+        # before any office means the office is not what is asked for ("close to President Toure").
+        titled = token in _TITLE_JOINERS and at + 1 < len(words) and words[at + 1][:1].isupper()
+        if token in STOPWORDS and token not in _ARTICLES and not titled:
+            return ""
+    return head
+
+
+def _office_stems(office: str) -> tuple[str, ...]:
+    # The office's verb and noun forms count: "directed by", "the manager", "led by" for a leader.
+    root = re.sub(r"(?:or|er|ary)$", "", office)
+    root = root if len(root) >= 4 else office
+    return (root, "led") if office == "leader" else (root,)
+
+
+def names_office(office: str, text: str) -> bool:
+    """Does the text use the word for the office ``office`` (``asked_office``), as a noun or a verb?"""
+    stems = _office_stems(office)
+    return any(token.startswith(stems) for token in tokenize(text))
 
 
 # Names joined by "and"/"or"/commas ("Sheffield and Sefton", "the Halden Orchestra or the Tromso Choir"): a

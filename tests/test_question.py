@@ -358,6 +358,70 @@ def test_names_spread_over_documents_make_a_question_about_several_things():
     assert not check.names_apart("What did critics say about the Halden Orchestra?", both)
 
 
+def test_the_words_of_an_office_do_not_split_a_question_over_documents():
+    """Failure kind 5 (a trap answered about the wrong entity): "Who is the Tromso Choir's Chief Executive?" was
+    split between the choir's report and another report that has a Chief Executive, and that report's holder
+    was given as the answer. An office is no name of its own."""
+    from rag.question import proper_names
+
+    docs = {"choir.txt": CHOIR, "trust.txt": "Bergen Arts Trust\nIts Chief Executive, Ola Berg, left in 2001."}
+    check = ConstraintCheck(docs.__getitem__)
+    pool = [Hit(chunk=Chunk(0, doc, 0, 0, len(text), text), title=text.splitlines()[0], score=1.0)
+            for doc, text in docs.items()]
+    question = "Who is the Tromso Choir's Chief Executive?"
+    assert proper_names(question) == ("tromso", "choir")
+    assert question_names(question) == ("tromso", "choir", "chief", "executive")
+    assert not check.names_apart(question, pool)
+    assert check.names_cover(question, pool) == ()
+    assert not check.names_any("trust.txt", question)
+    # Two places are still two things.
+    assert check.names_apart("Who chairs the Tromso Choir and the Bergen Arts Trust?", pool)
+
+
+@pytest.mark.parametrize(("question", "office"), [
+    ("Who is the Halden Orchestra's principal conductor?", ""),  # "conductor" is no office word: no check
+    ("Who was the orchestra's acting director in 1968?", "director"),
+    ("Who is the Tromso Choir's Chief Executive?", "executive"),
+    ("Who were the choir's board members?", "member"),
+    ("Who is the leader of the gang that robs the bank?", "leader"),
+    ("Who was the Bergen Policy and Improvement Officer?", "officer"),
+    ("Who is Inspector Lind working with?", ""),  # an office that titles a name
+    ("Who became close to President Lind?", ""),  # an office after a verb and a preposition
+    ("Who are the families that the chief of police warns?", ""),
+    ("Who founded the orchestra?", ""),
+])
+def test_the_office_a_who_question_asks_the_holder_of(question, office):
+    from rag.question import asked_office
+
+    assert asked_office(question) == office
+
+
+def test_a_reply_naming_the_holder_of_another_office_is_a_mismatch():
+    """Failure kind 5 (a trap answered with another office's holder): "Who was the orchestra's director?"
+    answered with the trust's Chief Executive, from a sentence that names no director."""
+    docs = {"trust.txt": "Bergen Arts Trust\nIts Chief Executive, Ola Berg, left in 2001. The concerts were directed "
+                         "by Kari Holm until 1990."}
+    check = ConstraintCheck(docs.__getitem__)
+    trust = Hit(chunk=Chunk(0, "trust.txt", 0, 0, len(docs["trust.txt"]), docs["trust.txt"]), title="", score=1.0)
+
+    def cited(quote: str) -> list[Citation]:
+        start = docs["trust.txt"].index(quote)
+        return [Citation(1, "trust.txt", "", start, start + len(quote), quote, 1, 0.9)]
+
+    berg = "Its Chief Executive, Ola Berg, left in 2001."
+    mismatch = check.check("Who was the trust's concert director?", "Ola Berg [1]", cited(berg), [trust])
+    assert mismatch is not None and mismatch.kind == "office"
+    assert mismatch.hint == "Answer with the director the passages name."
+    holm = "The concerts were directed by Kari Holm until 1990."
+    assert mismatch.keep(trust, holm) and not mismatch.keep(trust, berg)
+    # The office as a verb counts ("directed by"), and a sentence naming the office asked passes.
+    assert check.check("Who was the trust's concert director?", "Kari Holm [1]", cited(holm), [trust]) is None
+    assert check.check("Who was the trust's chief executive?", "Ola Berg [1]", cited(berg), [trust]) is None
+    # Off unless chosen.
+    assert ConstraintCheck(docs.__getitem__, checks=("names",)).check(
+        "Who was the trust's concert director?", "Ola Berg [1]", cited(berg), [trust]) is None
+
+
 def test_names_held_apart_below_the_prompt_passages_take_one_document_each():
     """Failure kind 2 (an incomplete answer): the second name's document ranks below the passages one prompt
     reads, so the answer keeps to the first; the best document naming each name answers its part."""
