@@ -209,7 +209,7 @@ def asked_office(question: str) -> str:
             head = singular if singular not in _OFFICE_MODIFIERS else head
             continue
         if head:
-            return "" if bare[:1].isupper() and bare.lower() not in STOPWORDS else head  # a title before a name
+            return "" if bare[:1].isupper() and token not in STOPWORDS else head  # a title before a name
         # A capitalised title holds "and"/"of" ("Policy and Improvement Officer"); elsewhere a function word
         # before any office means the office is not what is asked for ("close to President Toure").
         titled = token in _TITLE_JOINERS and at + 1 < len(words) and words[at + 1][:1].isupper()
