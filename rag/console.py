@@ -37,7 +37,7 @@ def stream_to_console(pipeline: RagPipeline, question: str, history: list[tuple[
     streamed = False
     for event in pipeline.ask_stream(question, history, documents=documents):
         if event.kind == "rewrite":
-            console.print(f"[dim]Standalone question: {escape(event.text)}[/]")
+            console.print(f"[dim]Read as: {escape(event.text)}[/]")
         elif event.kind == "evidence" and event.passages:
             console.print("[dim]Evidence (the answer follows):[/]")
             for hit in event.passages:

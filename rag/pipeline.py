@@ -15,6 +15,7 @@ from pathlib import Path
 
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
 from rag.answer_check import AnswerCheck, ConstraintCheck
+from rag.casing import needs_case, restore_case
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker, strip_markers, terms
 from rag.concise import concise_answer, concise_sentence
@@ -177,7 +178,8 @@ class RagPipeline:
 
     def prepare(self, question: str, history: Sequence[tuple[str, str]] = (), *,
                 documents: Sequence[str] = ()) -> Prepared:
-        """Stage 1: check the question, rewrite a follow-up, retrieve (within ``documents`` when given), and
+        """Stage 1: check the question, rewrite a follow-up, retrieve (within ``documents`` when given), read a
+        question typed without capitals with its passages' capitals (the read question is ``standalone``), and
         choose the passages (or abstain)."""
         timings: dict[str, float] = {}
         question = self.check_question(question)
@@ -191,8 +193,15 @@ class RagPipeline:
             timings["rewrite_s"] = time.perf_counter() - started
         s = self.settings
         started = time.perf_counter()
-        found, relevance = self.retriever.search_with_relevance(query, max(s.top_k, s.context_k, s.candidates),
-                                                                allowed)
+        depth = max(s.top_k, s.context_k, s.candidates)
+        found, relevance = self.retriever.search_with_relevance(query, depth, allowed)
+        if s.restore_case and needs_case(query):
+            read_as = restore_case(query, (hit.chunk.text for hit in found))
+            if read_as != query:
+                # The default embedder and BM25 are uncased, so this finds the same passages; searched again,
+                # the relevance gate counts the names the capitals now mark.
+                query = standalone = read_as
+                found, relevance = self.retriever.search_with_relevance(query, depth, allowed)
         timings["retrieve_s"] = time.perf_counter() - started
         by_names = s.multi_part_documents > 0 and "names" in s.answer_check_list
         multi_part = s.multi_part_documents > 0 and (

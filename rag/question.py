@@ -70,7 +70,7 @@ _NOT_PLURAL = {"is", "was", "has", "does", "this", "its", "his", "hers", "us", "
 YEAR = re.compile(r"\b(1[89]\d\d|20\d\d)\b")  # a four-digit year, 1800-2099
 _CAPITALISED = re.compile(r"\b[A-Z][A-Za-z'-]*[A-Za-z]|\b[A-Z]{2,}\b")
 # Capitalised words that are not names: question words, and words a question starts with.
-_NOT_NAMES = STOPWORDS | {
+NOT_NAMES = STOPWORDS | {
     "who", "whom", "whose", "what", "which", "when", "where", "why", "how", "name", "list", "give", "tell", "say",
     "describe", "explain", "according", "did", "does", "do", "was", "were", "is", "are", "has", "had", "have",
     "can", "could", "would", "should", "will", "i", "ok", "okay", "please", "and", "so", "then", "also",
@@ -160,9 +160,9 @@ def question_names(question: str) -> tuple[str, ...]:
     names: list[str] = []
     for match in _CAPITALISED.finditer(question):
         word = re.sub(r"'s?$", "", match.group()).lower()
-        if word in _NOT_NAMES:
+        if word in NOT_NAMES:
             continue
-        names.extend(t for t in tokenize(word) if len(t) >= 2 and t not in _NOT_NAMES and t not in names)
+        names.extend(t for t in tokenize(word) if len(t) >= 2 and t not in NOT_NAMES and t not in names)
     return tuple(names)
 
 
@@ -296,7 +296,7 @@ def topic_of(question: str) -> str:
     words = re.findall(r"[\w'-]+", question)
     kept = [w for w in words if re.sub(r"'s?$", "", w).lower() in names]
     if not kept:
-        kept = [w for w in words if w.lower() not in _NOT_NAMES]
+        kept = [w for w in words if w.lower() not in NOT_NAMES]
     return " ".join(kept)
 
 

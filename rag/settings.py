@@ -173,6 +173,10 @@ class Settings:
     # ... unless the question gives names (capitalised words, acronyms) and the best BM25 passage holds them all:
     # exact lexical evidence for a term the embedder does not know. docs/decisions.md, "Relevance gate".
     relevance_by_names: bool = True
+    # A question typed without capitals (or all in capitals) is read with the capitals its passages write, so
+    # that its names count (rag/casing.py; docs/decisions.md, "A lower-case question read with the documents'
+    # capitals").
+    restore_case: bool = True
     min_support: float = 0.5  # a sentence needs this support score to be cited
     # Source spans within this much of the best support compete on how much of the question they hold, so a
     # short answer ("Good") cites the sentence about what was asked, not any sentence containing the word.

@@ -79,7 +79,7 @@ class Answer:
     citations: tuple[Citation, ...]
     passages: tuple[Hit, ...]
     sentences: tuple[AnswerSentence, ...] = ()
-    standalone_question: str | None = None
+    standalone_question: str | None = None  # the question as read: a follow-up's rewrite, or one given capitals
     abstain_reason: str | None = None  # for people
     raw_generation: str = ""
     unsupported: tuple[str, ...] = ()
@@ -122,9 +122,10 @@ class Answer:
 
 @dataclass(frozen=True)
 class StreamEvent:
-    """What ``ask_stream`` yields: 'rewrite' (standalone question), 'passages', 'evidence' (the sentences of the
-    passages closest to the question, as excerpts, shown until the answer replaces them), 'token', then 'answer';
-    a 'retry' (its text the reason) between two drafts when the first did not fit the question."""
+    """What ``ask_stream`` yields: 'rewrite' (the question as read: a follow-up's standalone rewrite, or a question
+    typed without capitals given its passages' capitals), 'passages', 'evidence' (the sentences of the passages
+    closest to the question, as excerpts, shown until the answer replaces them), 'token', then 'answer'; a 'retry'
+    (its text the reason) between two drafts when the first did not fit the question."""
 
     kind: str
     text: str = ""

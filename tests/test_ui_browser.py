@@ -156,7 +156,7 @@ def test_seed_question_answered_with_clickable_citation(page):
     page.locator("#rag-show-timings input").check()
     _ask(page, "What will newly qualified staff do there?")
     bot = _last_bot(page)
-    assert bot.locator(".rag-rewrite").inner_text().startswith("Standalone question:")
+    assert bot.locator(".rag-rewrite").inner_text().startswith("Read as:")
     assert "total" in bot.locator(".rag-timings").inner_text()
     assert page.locator("#rag-chat [data-testid=user]").count() == 2
     assert page.evaluate("() => window.__drafts.size") >= 2  # partial drafts were shown before the answer

@@ -110,7 +110,7 @@ def timings_html(timings: dict[str, float]) -> str:
 
 
 def rewrite_html(standalone: str) -> str:
-    return f'<div class="rag-rewrite">Standalone question: <i>{esc(standalone)}</i></div>'
+    return f'<div class="rag-rewrite">Read as: <i>{esc(standalone)}</i></div>'
 
 
 def draft_html(text: str, standalone: str | None = None, evidence: Sequence[Hit] = ()) -> str:
