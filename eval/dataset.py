@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -44,11 +44,20 @@ class Dataset:
     notes: dict[str, Any] = field(default_factory=dict)
 
 
-def load_dataset(path: Path, *, limit: int = 0, sample_seed: int = 0, outside_sample: int = 0) -> Dataset:
+# How the questions are typed for a run: as in the dataset, or all in lower case or capitals, to measure how an
+# answer depends on the capitals that mark a question's names (rag/casing.py).
+QUESTION_CASES = ("as-typed", "lower", "upper")
+
+
+def load_dataset(path: Path, *, limit: int = 0, sample_seed: int = 0, outside_sample: int = 0,
+                 question_case: str = "as-typed") -> Dataset:
     """A JSONL question file, or a BEIR folder (corpus.jsonl, queries.jsonl, qrels.tsv[, answers.jsonl]).
     ``limit`` takes a fixed random sample (seeded) so repeated runs score the same questions. ``outside_sample``
     first sets aside the questions of the ``--limit N`` sample that a report uses, so that tuning runs never
-    read them; ``limit`` then samples the rest (with another seed)."""
+    read them; ``limit`` then samples the rest (with another seed). ``question_case`` (``QUESTION_CASES``)
+    retypes every question and follow-up turn after sampling, so the same questions are asked."""
+    if question_case not in QUESTION_CASES:
+        raise DatasetError(f"question case {question_case!r} is not one of {', '.join(QUESTION_CASES)}")
     path = Path(path)
     if path.is_dir():
         for required in ("corpus.jsonl", "queries.jsonl", "qrels.tsv"):
@@ -77,6 +86,11 @@ def load_dataset(path: Path, *, limit: int = 0, sample_seed: int = 0, outside_sa
     if limit and limit < len(dataset.cases):
         dataset.cases = _sample(dataset.cases, limit, sample_seed)
         dataset.notes["sample"] = f"{limit} questions, seeded random sample (seed {sample_seed})"
+    if question_case != "as-typed":
+        retype = str.lower if question_case == "lower" else str.upper
+        dataset.cases = [replace(c, question=retype(c.question), turns=tuple(retype(t) for t in c.turns))
+                         for c in dataset.cases]
+        dataset.notes["question_case"] = f"every question and turn typed in {question_case} case"
     return dataset
 
 

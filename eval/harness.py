@@ -168,8 +168,8 @@ def _answer_scores(case: EvalCase, answer: Answer, record: dict[str, Any],
 def run_eval(settings: Settings, dataset_path: Path, *, limit: int = 0, outside_sample: int = 0,
              retrieve_only: bool = False,
              out_dir: Path | None = None, docs_dir: Path | None = None, split: str = "",
-             base: RagPipeline | None = None, progress: bool = True) -> dict[str, Any]:
-    dataset = load_dataset(dataset_path, limit=limit, outside_sample=outside_sample)
+             base: RagPipeline | None = None, progress: bool = True, question_case: str = "as-typed") -> dict[str, Any]:
+    dataset = load_dataset(dataset_path, limit=limit, outside_sample=outside_sample, question_case=question_case)
     if split:
         dataset.cases = [c for c in dataset.cases if c.split == split]
     pipeline = prepare_pipeline(settings, dataset, docs_dir=docs_dir, base=base, progress=progress)

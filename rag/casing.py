@@ -3,9 +3,10 @@ with the capitals its passages write.
 
 The question's names are its capitalised words (``rag/question.py``), and the names, sibling and office checks,
 the per-document split and the relevance gate's exact-name evidence all read them: a lower-case question has none,
-so none of those acts on it. Retrieval is not (the default embedder and BM25 are uncased), so the passages it finds
-say how each of the question's words is written: a word they write capitalised mid-sentence in at least three of
-its four uses ("Sheffield", "Ofsted", "SEND") is a name and is written so in the question the pipeline reads.
+so none of those acts on it. Retrieval reads no capitals (the default embedder and BM25 are uncased), and the
+passages it finds say how each of the question's words is written: a word they write capitalised mid-sentence in
+at least three of its four uses ("Sheffield", "Ofsted", "SEND") is a name, and is written so in the question the
+pipeline reads.
 Failure kind: a trap or a two-name question typed in lower case, answered as if it named nothing
 (docs/decisions.md, "A lower-case question read with the documents' capitals").
 """

@@ -12,6 +12,7 @@ from pathlib import Path
 from rich.markup import escape
 from rich.table import Table
 
+from eval.dataset import QUESTION_CASES
 from rag.cli_args import EXIT_ERROR, EXIT_OK, EXIT_SKIPPED, add_common, add_filter, add_generation
 from rag.cli_service import SERVICE_COMMANDS, add_service_commands
 from rag.console import console, err_console, stream_to_console
@@ -89,6 +90,9 @@ def _add_answer_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", type=Path, help="report folder (default: eval-runs/NAME-TIMESTAMP)")
     p.add_argument("--docs", type=Path, help="documents folder for a JSONL dataset (default: the seeds)")
     p.add_argument("--split", default="", help="only questions of this split (tune or locked)")
+    p.add_argument("--question-case", choices=QUESTION_CASES, default="as-typed",
+                   help="ask every question as typed, or all in lower case or capitals (how much the answers "
+                        "depend on capitals)")
     p.add_argument("--check", type=Path, metavar="THRESHOLDS", help="JSON of minimum totals; exit 1 if below")
     p.add_argument("--compare", nargs=2, type=Path, metavar=("A", "B"), help="compare two runs")
     add_common(p)
@@ -206,7 +210,7 @@ def cmd_eval(pipeline: RagPipeline, args: argparse.Namespace) -> int:
     results = run_eval(pipeline.settings, args.dataset, limit=args.limit, outside_sample=args.outside_sample,
                        retrieve_only=args.retrieve_only,
                        out_dir=out, docs_dir=args.docs, split=args.split, base=pipeline,
-                       progress=not args.quiet)
+                       progress=not args.quiet, question_case=args.question_case)
     table = Table("metric", "value")
     from eval.report import TOTAL_LABELS
 

@@ -135,6 +135,23 @@ def test_dataset_loading(tmp_path):
         load_dataset(tmp_path)
 
 
+def test_questions_can_be_asked_in_lower_case_or_capitals(tmp_path):
+    """How much an answer depends on the capitals that mark a question's names (rag/casing.py): the same sampled
+    questions, retyped, turns too."""
+    path = __import__("tests.conftest").conftest.ROOT / "eval/datasets/seeds.jsonl"
+    typed = load_dataset(path, limit=30)
+    lower = load_dataset(path, limit=30, question_case="lower")
+    upper = load_dataset(path, limit=30, question_case="upper")
+    assert [c.id for c in lower.cases] == [c.id for c in typed.cases] == [c.id for c in upper.cases]
+    assert [c.question for c in lower.cases] == [c.question.lower() for c in typed.cases]
+    assert [c.question for c in upper.cases] == [c.question.upper() for c in typed.cases]
+    assert lower.notes["question_case"] == "every question and turn typed in lower case"
+    follow_ups = [c for c in load_dataset(path, question_case="lower").cases if c.turns]
+    assert follow_ups and all(t == t.lower() for c in follow_ups for t in c.turns)
+    with pytest.raises(DatasetError, match="question case 'title' is not one of as-typed, lower, upper"):
+        load_dataset(path, question_case="title")
+
+
 def test_list_questions_score_every_item():
     items = [["police"], ["health services", "health"]]
     assert M.list_completeness("The police and health [1].", items) == 1.0
