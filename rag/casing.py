@@ -73,14 +73,15 @@ def restore_case(question: str, passages: Iterable[str], *, lower_share: float =
         return question
     shouting = "".join(_WORD.findall(question)).isupper()
     text = question.lower() if shouting else question
-    words = [_POSSESSIVE.sub("", m.group()) for m in _WORD.finditer(text)]
-    forms = written_forms([w for w in words if len(w) >= 2], passages)
+    words = (_POSSESSIVE.sub("", m.group()).lower() for m in _WORD.finditer(text))
+    forms = written_forms((w for w in words if len(w) >= 2 and w not in NOT_NAMES and w not in OFFICE_WORDS),
+                          passages)
 
     def written(match: re.Match[str]) -> str:
         token = match.group()
         bare = _POSSESSIVE.sub("", token)
-        seen = forms.get(bare.lower())
-        if not seen or len(bare) < 2 or bare.lower() in NOT_NAMES or bare.lower() in OFFICE_WORDS:
+        seen = forms.get(bare.lower())  # none for the words left as typed
+        if not seen:
             return token
         lower = seen.get(bare.lower(), 0)
         capitalised = [(count, form) for form, count in seen.items() if form[:1].isupper()]

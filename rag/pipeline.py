@@ -15,7 +15,7 @@ from pathlib import Path
 
 from embeddings.encoder import Embedder, SentenceTransformerEmbedder
 from rag.answer_check import AnswerCheck, ConstraintCheck
-from rag.casing import needs_case, restore_case
+from rag.casing import restore_case
 from rag.chunker import SentenceChunker
 from rag.citations import CitationChecker, strip_markers, terms
 from rag.concise import concise_answer, concise_sentence
@@ -195,8 +195,8 @@ class RagPipeline:
         started = time.perf_counter()
         depth = max(s.top_k, s.context_k, s.candidates)
         found, relevance = self.retriever.search_with_relevance(query, depth, allowed)
-        if s.restore_case and needs_case(query):
-            read_as = restore_case(query, (hit.chunk.text for hit in found))
+        if s.restore_case:
+            read_as = restore_case(query, (hit.chunk.text for hit in found))  # the query itself unless needs_case
             if read_as != query:
                 # The default embedder and BM25 are uncased, so this finds the same passages; searched again,
                 # the relevance gate counts the names the capitals now mark.
