@@ -62,6 +62,20 @@ _NOT_A_NOUN_START = {"about", "that", "to", "in", "on", "at", "by", "for", "from
                      "because", "so", "but", "why", "how", "what", "where", "while", "during"}
 # A name as written: capitalised words, possibly joined by "of", "for", "the" ("Department for Education").
 _NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|the|on|upon)\s+)*[A-Z][\w'’.-]*)*")
+# "that council", "this director", "the same councillor": a noun phrase pointing back at what the previous answer
+# named. A body or place noun takes the place "there" would (``place_named``), a person noun the name "he" would.
+_BODY_NOUNS = ("council|borough|authority|town|city|county|country|area|region|place|village|school|organisation|"
+               "organization|body|agency|team|orchestra|club|company|band|institution|hospital|university|service|"
+               "committee|department|charity|newspaper|paper|group")
+_PERSON_NOUNS = ("man|woman|person|boy|girl|councillor|director|minister|officer|official|member|secretary|leader|"
+                 "chief|executive|inspector|manager|spokesman|spokeswoman|spokesperson|chairman|chair|mayor")
+_DEMONSTRATIVE = re.compile(rf"\b(?:that|this|the same)\s+(?:(?P<body>{_BODY_NOUNS})|(?P<person>{_PERSON_NOUNS}))"
+                            r"(?P<possessive>['’]s)?\b", re.IGNORECASE)
+# A word before "that" after which it is a determiner, not a relative pronoun ("the report that council officers
+# wrote" is no reference to a council).
+_BEFORE_DETERMINER = {"in", "at", "from", "to", "for", "of", "by", "with", "about", "on", "did", "does", "do", "was",
+                      "is", "were", "are", "has", "had", "have", "what", "which", "who", "whom", "how", "when",
+                      "where", "why", "and", "or", "but", "then", "could", "would", "will", "can", "should"}
 
 
 def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str | None:
@@ -71,14 +85,16 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
     and swapped a council or a question's subject on the fresh conversations of issue 14; a substitution keeps
     every word the user wrote and can bring in nothing the conversation did not say."""
     references = list(_REFERENCE.finditer(question))
-    if not references:
+    pointers = [m for m in _DEMONSTRATIVE.finditer(question) if _points_back(question, m)]
+    if not references and not pointers:
         return None
     words = {m.group(1).lower() for m in references}
-    place = place_named(*history[-1]) if "there" in words else None
-    if "there" in words and place is None:
+    wants_place = "there" in words or any(m.group("body") for m in pointers)
+    place = place_named(*history[-1]) if wants_place else None
+    if wants_place and place is None:
         return None
     names = answer_names(*history[-1])
-    if not names and words - {"there"}:
+    if not names and (words - {"there"} or any(m.group("person") for m in pointers)):
         return None
     # A plural reference to a list answer ("Bergen, Tromso and Oslo") means them all; otherwise the first name is
     # what the answer is about ("Marta Lind, since 1990").
@@ -87,7 +103,14 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
     else:
         name = names[0] if names else ""
     out, last = [], 0
-    for m in references:
+    for m in sorted(references + pointers, key=lambda m: m.start()):
+        if m.re is _DEMONSTRATIVE:
+            replacement = place if m.group("body") else name
+            if m.group("possessive"):
+                replacement = _possessive(replacement)
+            out += [question[last:m.start()], replacement]
+            last = m.end()
+            continue
         word = m.group(1).lower()
         following = question[m.end():].split(None, 1)
         next_word = re.sub(r"\W", "", following[0]).lower() if following else ""
@@ -96,13 +119,26 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
             after_preposition = bool(before) and before[-1].lower() in {"from", "in", "at", "to", "near"}
             replacement = place if after_preposition else f"in {place}"
         elif word in _POSSESSIVE or (word == "her" and next_word and next_word not in _NOT_A_NOUN_START):
-            replacement = name + ("'" if name.endswith("s") else "'s")
+            replacement = _possessive(name)
         else:
             replacement = name
         out += [question[last:m.start()], replacement]
         last = m.end()
     out.append(question[last:])
     return "".join(out)
+
+
+def _possessive(name: str) -> str:
+    return name + ("'" if name.endswith("s") else "'s")
+
+
+def _points_back(question: str, match: re.Match[str]) -> bool:
+    """Is "that/this <noun>" a determiner phrase ("What did that council say?") rather than a relative clause
+    ("the report that council officers wrote")?"""
+    if not match.group(0).lower().startswith("that"):
+        return True
+    before = question[:match.start()].rstrip(" ,").rsplit(None, 1)
+    return not before or before[-1].lower() in _BEFORE_DETERMINER
 
 
 def answer_names(question: str, answer: str) -> list[str]:

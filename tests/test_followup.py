@@ -41,6 +41,31 @@ def test_no_substitution_without_one_clear_name(question, history):
     assert resolve_references(question, [history]) is None
 
 
+@pytest.mark.parametrize(("question", "history", "expected"), [
+    ("What did that orchestra record in 1968?", FOUNDED, "What did Halden Orchestra record in 1968?"),
+    ("Who paid for this orchestra's tour?", FOUNDED, "Who paid for Halden Orchestra's tour?"),
+    ("Who played at that orchestra?", FOUNDED, "Who played at Halden Orchestra?"),
+    ("What did that woman study?", CONDUCTOR, "What did Marta Lind study?"),
+    ("When did the same woman's first season start?", CONDUCTOR, "When did Marta Lind's first season start?"),
+    ("What did this director say, and when did she leave?", CONDUCTOR,
+     "What did Marta Lind say, and when did Marta Lind leave?"),
+])
+def test_a_pointing_noun_phrase_gets_the_name_the_previous_answer_gave(question, history, expected):
+    """Failure kind 6 (follow-ups rewritten wrong): "that council", "this director", "the same councillor" point back
+    like a pronoun, and the 1.5B rewriter dropped the name ("What was the council still short of?")."""
+    assert resolve_references(question, [history]) == expected
+
+
+@pytest.mark.parametrize(("question", "history"), [
+    ("What did the letter that council officers wrote say?", FOUNDED),  # a relative clause, not a pointer
+    ("What did that orchestra play?", CONDUCTOR),  # a person answer names no orchestra: the model rewrites
+    ("What did this conductor study?", CONDUCTOR),  # not a listed person noun: the model rewrites
+    ("What did that woman say?", ("Who conducts it?", "The documents don't say.")),
+])
+def test_no_substitution_for_a_relative_that_or_without_a_name_of_its_kind(question, history):
+    assert resolve_references(question, [history]) is None
+
+
 def test_the_names_of_an_answer_leave_out_what_the_question_named():
     assert answer_names(*CONDUCTOR) == ["Marta Lind"]
     assert answer_names("Which body funds it?", "The Department for Culture funds it [1].") == [
