@@ -155,9 +155,10 @@ class Settings:
     # A follow-up's standalone rewrite may only use names, years and numbers from the conversation
     # (rag/pipeline.py, rewrite). docs/decisions.md, "Follow-up rewrites checked".
     check_rewrite: bool = True
-    # A follow-up that refers back with a pronoun ("What did he say ...", "Who was sacked there?") gets the name
-    # the previous answer gave put in its place, word for word otherwise; the model rewrites only the rest
-    # (rag/followup.py). docs/decisions.md, "Follow-up references resolved in code".
+    # A follow-up that refers back with a pronoun or a pointing phrase ("What did he say ...", "Who was sacked
+    # there?", "What did that council say?") gets the name the previous answer gave put in its place, word for word
+    # otherwise; the model rewrites only the rest (rag/followup.py). docs/decisions.md, "Follow-up references
+    # resolved in code" and "A pointing noun phrase is resolved like a pronoun".
     resolve_references: bool = True
     max_new_tokens: int = 128
     temperature: float = 0.0  # greedy by default so answers reproduce
