@@ -79,9 +79,10 @@ _BEFORE_DETERMINER = {"in", "at", "from", "to", "for", "of", "by", "with", "abou
 
 
 def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str | None:
-    """The follow-up with its pronouns (he, she, his, its, their, there, ...) replaced by the name the previous
-    answer gave, word for word otherwise; None when the follow-up makes no such reference or the previous answer
-    names no one new (then the model rewrites it). A 1.5B model asked to rewrite a follow-up also rewords it,
+    """The follow-up with its pronouns (he, she, his, its, their, there, ...) and pointing phrases ("that council",
+    "this director") replaced by the name the previous answer gave, word for word otherwise; None when the
+    follow-up makes no such reference or the previous answer names nothing of the kind (then the model rewrites
+    it). A 1.5B model asked to rewrite a follow-up also rewords it,
     and swapped a council or a question's subject on the fresh conversations of issue 14; a substitution keeps
     every word the user wrote and can bring in nothing the conversation did not say."""
     references = list(_REFERENCE.finditer(question))
