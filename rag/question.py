@@ -37,7 +37,7 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "office": a "who is/was the <office>" question answered from sentences that never name that office (the
 # council's Cabinet Member given for "who was the director"; a trap answered with another office's holder).
 ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported",
-                 "name_part", "other_person", "concise", "office")
+                 "name_part", "other_person", "concise", "office", "restated_terse")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (

@@ -28,6 +28,15 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
     completed from the closest sentences; a reply the passages do not support at all is asked again on the
     closest sentences ("supported")."""
     mismatch = mismatch_of(p, prep, answer) or _unsupported(p, prep, answer) or _restated_own(p, prep, answer, raw)
+    terse = _restated_terse(p, prep, answer) if mismatch is None else None
+    if terse is not None:
+        timings["retry"] = RESTATED
+        yield StreamEvent("retry", text=answer.abstain_reason or "")
+        raw2 = yield from p.drafted(terse, timings, stream=stream)
+        second = p.finish(terse, raw2, timings)
+        if not second.abstained and mismatch_of(p, terse, second) is None:
+            return second
+        return answer
     if mismatch is not None:
         timings["retry"] = mismatch.kind
         retry = retry_on_evidence(p, prep, mismatch)
@@ -136,6 +145,16 @@ def _restated_own(p: RagPipeline, prep: Prepared, answer: Answer, raw: str) -> M
         return None
     return p.constraints.own_person(prep.standalone or prep.question, raw,  # markers: dropped by the name reader
                                     [h.chunk.text for h in prep.context])
+
+
+def _restated_terse(p: RagPipeline, prep: Prepared, answer: Answer) -> Prepared | None:
+    """Failure kind: answerable wrongly abstained. A one-prompt reply refused for only restating the question
+    ("The Baby P council was at the centre of the Baby P case.") is asked once more on the same passages with the
+    terse prompt, which asks for the bare answer (opt-in ``restated_terse``)."""
+    if not (answer.abstained and answer.abstain_kind == RESTATED and prep.abstain_reason is None
+            and not prep.multi_part and prep.style != "terse" and "restated_terse" in p.settings.answer_check_list):
+        return None
+    return dataclasses.replace(prep, style="terse")
 
 
 def retry_on_evidence(p: RagPipeline, prep: Prepared, mismatch: Mismatch) -> Prepared | None:

@@ -236,3 +236,23 @@ def test_a_lower_case_question_passes_the_relevance_gate_on_its_restored_names(t
     events = list(on.ask_stream(question))
     # "orchestra" is in lower case in one of its three uses mid-sentence, over the quarter a name may have.
     assert events[0].kind == "rewrite" and events[0].text == "Who conducted the Halden orchestra?"
+
+
+def test_a_restated_reply_is_asked_once_more_with_the_terse_prompt_when_opted_in(tmp_path, corpus, embedder):
+    """Opt-in ``restated_terse``: a reply that only restates the question abstains by default; with the check, the
+    same passages are asked once more with the terse prompt, and its bare answer is checked like any other."""
+    from rag.prompts import ANSWER_SYSTEMS
+
+    def reply(messages):
+        if messages[0].content.startswith(ANSWER_SYSTEMS["terse"]):
+            return "Marta Lind"
+        return "The conductor founded the Halden Orchestra."
+
+    question = "Which conductor founded the Halden Orchestra?"
+    default = pipeline(tmp_path / "a", corpus, embedder, reply).ask(question)
+    assert default.abstained
+    p = pipeline(tmp_path / "b", corpus, embedder, reply, answer_checks="type,year,names,title,restated_terse")
+    answer = p.ask(question)
+    assert not answer.abstained and "Marta Lind" in answer.text and answer.citations
+    assert answer.timings["retry"] == "restated"
+    assert len(p.generator.prompts) == 2
