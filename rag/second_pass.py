@@ -26,7 +26,8 @@ def second_pass(p: RagPipeline, prep: Prepared, answer: Answer, raw: str, timing
     asked again on the sentences that do, or abstains; one cited from a sentence far from the question is
     asked again on the closest sentences and the better-grounded answer kept; a list question's answer is
     completed from the closest sentences; a reply the passages do not support at all is asked again on the
-    closest sentences ("supported")."""
+    closest sentences ("supported"); a reply that only restates the question is asked again with the terse prompt
+    on the same passages ("restated_terse")."""
     mismatch = mismatch_of(p, prep, answer) or _unsupported(p, prep, answer) or _restated_own(p, prep, answer, raw)
     terse = _restated_terse(p, prep, answer) if mismatch is None else None
     if terse is not None:
