@@ -64,9 +64,10 @@ _NOT_A_NOUN_START = {"about", "that", "to", "in", "on", "at", "by", "for", "from
 _NAME_RUN = re.compile(r"[A-Z][\w'’.-]*(?:\s+(?:(?:of|for|the|on|upon)\s+)*[A-Z][\w'’.-]*)*")
 # "that council", "this director", "the same councillor": a noun phrase pointing back at what the previous answer
 # named. A body or place noun takes the place "there" would (``place_named``), a person noun the name "he" would.
-_BODY_NOUNS = ("council|borough|authority|town|city|county|country|area|region|place|village|school|organisation|"
-               "organization|body|agency|team|orchestra|club|company|band|institution|hospital|university|service|"
-               "committee|department|charity|newspaper|paper|group")
+# The nouns of a place or a body; a question "Which <noun> ...?" asks for one (``_ASKS_PLACE``).
+_PLACE_NOUNS = ("council|authority|town|city|country|county|borough|area|region|place|village|school|organisation|"
+                "organization|body|agency|team|orchestra|club|company|band|institution|hospital|university|service")
+_BODY_NOUNS = _PLACE_NOUNS + "|committee|department|charity|newspaper|paper|group"
 _PERSON_NOUNS = ("man|woman|person|boy|girl|councillor|director|minister|officer|official|member|secretary|leader|"
                  "chief|executive|inspector|manager|spokesman|spokeswoman|spokesperson|chairman|chair|mayor")
 _DEMONSTRATIVE = re.compile(rf"\b(?:that|this|the same)\s+(?:(?P<body>{_BODY_NOUNS})|(?P<person>{_PERSON_NOUNS}))"
@@ -105,28 +106,33 @@ def resolve_references(question: str, history: Sequence[tuple[str, str]]) -> str
         name = names[0] if names else ""
     out, last = [], 0
     for m in sorted(references + pointers, key=lambda m: m.start()):
-        if m.re is _DEMONSTRATIVE:
-            replacement = place if m.group("body") else name
-            if m.group("possessive"):
-                replacement = _possessive(replacement)
-            out += [question[last:m.start()], replacement]
-            last = m.end()
-            continue
-        word = m.group(1).lower()
-        following = question[m.end():].split(None, 1)
-        next_word = re.sub(r"\W", "", following[0]).lower() if following else ""
-        if word == "there":
-            before = question[:m.start()].rstrip().rsplit(None, 1)
-            after_preposition = bool(before) and before[-1].lower() in {"from", "in", "at", "to", "near"}
-            replacement = place if after_preposition else f"in {place}"
-        elif word in _POSSESSIVE or (word == "her" and next_word and next_word not in _NOT_A_NOUN_START):
-            replacement = _possessive(name)
-        else:
-            replacement = name
+        replacement = (_pointer_replacement(m, name, place) if m.re is _DEMONSTRATIVE
+                       else _pronoun_replacement(question, m, name, place))
         out += [question[last:m.start()], replacement]
         last = m.end()
     out.append(question[last:])
     return "".join(out)
+
+
+def _pointer_replacement(m: re.Match[str], name: str, place: str | None) -> str:
+    """What "that council" / "this director('s)" becomes: the place for a body noun, the name for a person noun."""
+    replacement = (place or "") if m.group("body") else name
+    return _possessive(replacement) if m.group("possessive") else replacement
+
+
+def _pronoun_replacement(question: str, m: re.Match[str], name: str, place: str | None) -> str:
+    """What a pronoun of the follow-up becomes: the place for "there" ("in Haringey" unless a preposition comes
+    before it), the name with "'s" for a possessive ("its", "her" before a noun), else the name."""
+    word = m.group(1).lower()
+    following = question[m.end():].split(None, 1)
+    next_word = re.sub(r"\W", "", following[0]).lower() if following else ""
+    if word == "there":
+        before = question[:m.start()].rstrip().rsplit(None, 1)
+        after_preposition = bool(before) and before[-1].lower() in {"from", "in", "at", "to", "near"}
+        return (place or "") if after_preposition else f"in {place}"
+    if word in _POSSESSIVE or (word == "her" and next_word and next_word not in _NOT_A_NOUN_START):
+        return _possessive(name)
+    return name
 
 
 def _possessive(name: str) -> str:
@@ -164,9 +170,7 @@ def answer_names(question: str, answer: str) -> list[str]:
 # "in Haringey", "at the Halden Orchestra": a name the conversation gave as a place.
 _LOCATIVE = re.compile(r"\b(?:in|at)\s+(?:the\s+)?(" + _NAME_RUN.pattern + ")")
 # A previous question whose answer is a place or a body ("Where ...", "Which council ..."), not a person.
-_ASKS_PLACE = re.compile(r"^\W*(?:where\b|(?:in |at )?(?:which|what)\s+(?:\w+\s+)?(?:council|authority|town|city|"
-                         r"country|county|borough|area|region|place|village|school|organisation|organization|body|"
-                         r"agency|team|orchestra|club|company|band|institution|hospital|university|service)s?\b)",
+_ASKS_PLACE = re.compile(rf"^\W*(?:where\b|(?:in |at )?(?:which|what)\s+(?:\w+\s+)?(?:{_PLACE_NOUNS})s?\b)",
                          re.IGNORECASE)
 
 
