@@ -237,6 +237,18 @@ def _names(text: str) -> set[str]:
     return found
 
 
+_CALENDAR = frozenset("january february march april may june july august september october november december "
+                      "monday tuesday wednesday thursday friday saturday sunday".split())
+
+
+def names_someone(question: str, reply: str, quotes: Sequence[str]) -> bool:
+    """Does the reply give a name the question does not ("Appointed in January" gives none)? A capitalised word
+    counts unless it is a month or a day, or the cited sentences write it in lower case (a reply's first word:
+    "Appointed" from "... was appointed in January")."""
+    lower = {w.rstrip("'’s") for q in quotes for w in _WORD.findall(q) if w[0].islower()}
+    return bool({n for n in _names(reply) - _names(question) if n not in _CALENDAR and n not in lower})
+
+
 _SENTENCE_STARTERS = {"the", "a", "an", "it", "he", "she", "they", "this", "that", "in", "on", "at", "by", "over",
                       "under", "after", "before", "during", "there", "its", "their", "his", "her"}
 
@@ -334,6 +346,10 @@ class ConstraintCheck:
             return Mismatch("office", f"the question asks who holds the office of {office}; no cited sentence "
                             "names that office", keep=lambda hit, sentence: names_office(office, sentence),
                             hint=f"Answer with the {office} the passages name.")
+        if office and not names_someone(question, text, [c.quote for c in citations]):
+            return Mismatch("office", f"the question asks who holds the office of {office}; the answer names no "
+                            "one", keep=lambda hit, sentence: names_office(office, sentence),
+                            hint=f"Answer with the name of the {office}.")
         if not multi_part and (own := self.own_person(question, text, [h.chunk.text for h in passages])) is not None:
             return own
         if "sibling" in self.checks and asked.names and citations and not multi_part:

@@ -182,10 +182,18 @@ def proper_names(question: str) -> tuple[str, ...]:
 
 # Words of an office that say which holder, not which office ("the acting director" is a director).
 _OFFICE_MODIFIERS = frozenset({"acting", "interim", "senior", "deputy", "vice", "assistant", "principal"})
-_WHO_HOLDS = re.compile(r"^\W*who\s+(?:is|was|are|were|has been|had been|have been|became)\s+(?P<rest>.+)",
-                        re.IGNORECASE)
+# "Who is/was ...", "Who was appointed (as) ...", "What is the name of ...": the forms that ask for the holder of
+# what follows. Being appointed, named or elected to an office is holding it ("Who was appointed as the trust's new
+# director?"), and "the name of the head of ..." asks for the head, but only when the office comes first: in "the
+# name of the company Britten became a member of" the name asked for is the company's.
+_WHO_HOLDS = re.compile(
+    r"^\W*(?:who\s+(?:is|was|are|were|has been|had been|have been|became)"
+    r"(?:\s+(?:appointed|named|made|elected|chosen|selected|promoted|hired|recruited|installed)(?:\s+as)?)?"
+    r"|(?P<name_of>(?:what|which)\s+(?:is|was)\s+the\s+(?:full\s+)?name\s+of))\s+(?P<rest>.+)",
+    re.IGNORECASE)
 _ARTICLES = frozenset({"the", "a", "an"})
 _TITLE_JOINERS = frozenset({"and", "of", "for"})
+_RELATIVES = frozenset({"who", "whom", "that", "which"})
 
 
 def asked_office(question: str) -> str:
@@ -208,8 +216,14 @@ def asked_office(question: str) -> str:
         if singular in OFFICE_WORDS:
             head = singular if singular not in _OFFICE_MODIFIERS else head
             continue
+        if head and token in _RELATIVES and found["name_of"]:
+            # "the name of the mayor that took the position after ...": a person told by a deed; the office is
+            # part of the description, and the sentence naming the person need not say it (Quoref q5705).
+            return ""
         if head:
             return "" if bare[:1].isupper() and token not in STOPWORDS else head  # a title before a name
+        if found["name_of"] and token not in _ARTICLES and not bare[:1].isupper():
+            return ""  # "the name of the band whose members ...": the name asked for is the band's
         # A capitalised title holds "and"/"of" ("Policy and Improvement Officer"); elsewhere a function word
         # before any office means the office is not what is asked for ("close to President Toure").
         titled = token in _TITLE_JOINERS and at + 1 < len(words) and words[at + 1][:1].isupper()

@@ -151,7 +151,8 @@ def _restated_own(p: RagPipeline, prep: Prepared, answer: Answer, raw: str) -> M
 def _restated_terse(p: RagPipeline, prep: Prepared, answer: Answer) -> Prepared | None:
     """Failure kind: answerable wrongly abstained. A one-prompt reply refused for only restating the question
     ("The Baby P council was at the centre of the Baby P case.") is asked once more on the same passages with the
-    terse prompt, which asks for the bare answer (opt-in ``restated_terse``)."""
+    terse prompt, which asks for the bare answer (``restated_terse``; its bare names are held to an office the
+    question asks for by the ``office`` check: docs/decisions.md)."""
     if not (answer.abstained and answer.abstain_kind == RESTATED and prep.abstain_reason is None
             and not prep.multi_part and prep.style != "terse" and "restated_terse" in p.settings.answer_check_list):
         return None

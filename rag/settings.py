@@ -146,7 +146,8 @@ class Settings:
     # Checks that hold the answer to what the question asks (rag/answer_check.py, ANSWER_CHECKS), comma-separated;
     # a reply that fails one is retried once on the sentences that fit (at most retry_sentences, with
     # evidence_window neighbours), and abstains if none do. "" = none. docs/decisions.md, "Answer checks".
-    answer_checks: str = "type,year,names,title,count,year_doc,sibling,grounded,name_part,other_person,concise,office"
+    answer_checks: str = ("type,year,names,title,count,year_doc,sibling,grounded,name_part,other_person,concise,office,"
+                          "restated_terse")
     retry_sentences: int = 4
     # A retry's sentences also keep to what the question pins down, where the passages can: a document naming the
     # question's names, a sentence stating its year (rag/answer_check.py, within_question).

@@ -238,9 +238,9 @@ def test_a_lower_case_question_passes_the_relevance_gate_on_its_restored_names(t
     assert events[0].kind == "rewrite" and events[0].text == "Who conducted the Halden orchestra?"
 
 
-def test_a_restated_reply_is_asked_once_more_with_the_terse_prompt_when_opted_in(tmp_path, corpus, embedder):
-    """Opt-in ``restated_terse``: a reply that only restates the question abstains by default; with the check, the
-    same passages are asked once more with the terse prompt, and its bare answer is checked like any other."""
+def test_a_restated_reply_is_asked_once_more_with_the_terse_prompt(tmp_path, corpus, embedder):
+    """``restated_terse``: a reply that only restates the question abstains without the check; with it, the same
+    passages are asked once more with the terse prompt, and its bare answer is checked like any other."""
     from rag.prompts import ANSWER_SYSTEMS
 
     def reply(messages):
@@ -249,8 +249,8 @@ def test_a_restated_reply_is_asked_once_more_with_the_terse_prompt_when_opted_in
         return "The conductor founded the Halden Orchestra."
 
     question = "Which conductor founded the Halden Orchestra?"
-    default = pipeline(tmp_path / "a", corpus, embedder, reply).ask(question)
-    assert default.abstained
+    without = pipeline(tmp_path / "a", corpus, embedder, reply).ask(question)
+    assert without.abstained
     p = pipeline(tmp_path / "b", corpus, embedder, reply, answer_checks="type,year,names,title,restated_terse")
     answer = p.ask(question)
     assert not answer.abstained and "Marta Lind" in answer.text and answer.citations

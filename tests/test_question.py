@@ -389,6 +389,16 @@ def test_the_words_of_an_office_do_not_split_a_question_over_documents():
     ("Who became close to President Lind?", ""),  # an office after a verb and a preposition
     ("Who are the families that the chief of police warns?", ""),
     ("Who founded the orchestra?", ""),
+    ("Who was appointed as the orchestra's new director in 1990?", "director"),  # appointed to it: holds it
+    ("Who was elected mayor of Bergen?", "mayor"),
+    ("Who was appointed in March?", ""),
+    ("What was the name of the head of the choir's board who resigned?", "head"),
+    ("What is the full name of the trust's chief executive?", "executive"),
+    ("What is the name of the band whose members wrote the song?", ""),  # the band's name is asked for
+    ("What was the name of the company Britten became a member of?", ""),
+    ("What is the full name of the mayor that took office after the strike?", ""),  # told by a deed
+    ("What is the full name of the choir's conductor who retired?", ""),  # "conductor" is no office word
+    ("What was the name of the head of the choir who resigned?", "head"),  # the clause is the choir's
 ])
 def test_the_office_a_who_question_asks_the_holder_of(question, office):
     from rag.question import asked_office
@@ -420,6 +430,28 @@ def test_a_reply_naming_the_holder_of_another_office_is_a_mismatch():
     # Off unless chosen.
     assert ConstraintCheck(docs.__getitem__, checks=("names",)).check(
         "Who was the trust's concert director?", "Ola Berg [1]", cited(berg), [trust]) is None
+
+
+def test_a_reply_naming_no_one_for_an_office_is_a_mismatch():
+    """Failure kind 5 (a trap answered): "Who is the trust's new director?" answered "Appointed in March", the
+    only thing the passages say of the new director; and a reply naming only the question's own person."""
+    docs = {"trust.txt": "Bergen Arts Trust\nA new director was appointed in March. Acting director Kari Holm "
+                         "said the trust was pleased."}
+    check = ConstraintCheck(docs.__getitem__)
+    trust = Hit(chunk=Chunk(0, "trust.txt", 0, 0, len(docs["trust.txt"]), docs["trust.txt"]), title="", score=1.0)
+
+    def cited(quote: str) -> list[Citation]:
+        start = docs["trust.txt"].index(quote)
+        return [Citation(1, "trust.txt", "", start, start + len(quote), quote, 1, 0.9)]
+
+    march = "A new director was appointed in March."
+    mismatch = check.check("Who is the trust's new director?", "Appointed in March [1].", cited(march), [trust])
+    assert mismatch is not None and mismatch.kind == "office" and "names no one" in mismatch.reason
+    holm = "Acting director Kari Holm said the trust was pleased."
+    mismatch = check.check("Who was the trust's director before Kari Holm?",
+                           "The acting director before Kari Holm was Kari Holm [1].", cited(holm), [trust])
+    assert mismatch is not None and mismatch.kind == "office"
+    assert check.check("Who is the trust's acting director?", "Kari Holm [1]", cited(holm), [trust]) is None
 
 
 def test_names_held_apart_below_the_prompt_passages_take_one_document_each():
