@@ -26,6 +26,7 @@ from rag.question import (
     TYPE_HINTS,
     YEAR,
     asked_office,
+    asks_rating,
     choice_groups,
     counted_terms,
     counted_words,
@@ -38,6 +39,7 @@ from rag.question import (
     profile,
     proper_names,
     question_names,
+    states_rating,
 )
 from rag.text import Span, split_sentences, stem, tokenize
 from rag.types import Citation, Hit
@@ -350,6 +352,11 @@ class ConstraintCheck:
             return Mismatch("office", f"the question asks who holds the office of {office}; the answer names no "
                             "one", keep=lambda hit, sentence: names_office(office, sentence),
                             hint=f"Answer with the name of the {office}.")
+        if "rating" in self.checks and citations and not multi_part and asks_rating(question) and \
+                not any(states_rating(quote) for quote in self._quotes(citations)):
+            return Mismatch("rating", "the question asks for a rating; no cited sentence states one",
+                            keep=lambda hit, sentence: states_rating(sentence),
+                            hint="Answer with the rating the passages give.")
         if not multi_part and (own := self.own_person(question, text, [h.chunk.text for h in passages])) is not None:
             return own
         if "sibling" in self.checks and asked.names and citations and not multi_part:

@@ -37,7 +37,7 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "office": a "who is/was the <office>" question answered from sentences that never name that office (the
 # council's Cabinet Member given for "who was the director"; a trap answered with another office's holder).
 ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported",
-                 "name_part", "other_person", "concise", "office", "restated_terse")
+                 "name_part", "other_person", "concise", "office", "restated_terse", "rating")
 
 # Expected answer types, checked in this order (a "how long" question is a duration, not a number).
 _TYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
@@ -237,6 +237,33 @@ def _office_stems(office: str) -> tuple[str, ...]:
     root = re.sub(r"(?:or|er|ary)$", "", office)
     root = root if len(root) >= 4 else office
     return (root, "led") if office == "leader" else (root,)
+
+
+# A question asking for a rating or a judgement: "What (overall) rating/grade/judgement ...", "How was the service
+# rated?", "How did critics rate ...?". Not one that names a rating to pick something else by ("Which council was
+# rated good?": the name answering it is often in a heading, and the sentence stating the rating says "the
+# service"), nor "Which newspaper reported the rating?", nor "the rate of progress". In lower case only: "Rated R"
+# and "Grade II" are names.
+_ASKS_RATING = re.compile(
+    r"\b(?:[Ww]hat|[Ww]hich)\s+(?:[A-Za-z'’]+\s+){0,2}(?:ratings?|grades?|judge?ments?)\b"
+    r"|\b[Hh]ow\s+(?:was|were|is|are|had|has|have|did|do|does|would)\b.{0,60}\b(?:rated|rate|graded|grade|judged)\b")
+# What states a rating: the words for rating, or a grade on the common scales (Ofsted's four, school reports,
+# reviews).
+_STATES_RATING = re.compile(r"\brat(?:ed|ing|ings)\b|\bgrade[ds]?\b|\bjudge?(?:d|ment|ments)\b|\boutstanding\b"
+                            r"|\bgood\b|\brequir(?:es|ing) improvement\b|\bneed(?:s|ing|ed) improvement\b"
+                            r"|\binadequate\b|\bsatisfactory\b|\bpoor\b|\bexcellent\b|\badequate\b|\bstars?\b",
+                            re.IGNORECASE)
+
+
+def asks_rating(question: str) -> bool:
+    """Does the question ask for a rating or a judgement (``_ASKS_RATING``), and not for when or how many ("In
+    what year was the service rated inadequate?")?"""
+    return bool(_ASKS_RATING.search(question)) and expected_type(question) is None
+
+
+def states_rating(text: str) -> bool:
+    """Does the text state a rating: the word for one, or a grade ("good", "inadequate", "requires improvement")?"""
+    return bool(_STATES_RATING.search(text))
 
 
 def names_office(office: str, text: str) -> bool:

@@ -147,7 +147,7 @@ class Settings:
     # a reply that fails one is retried once on the sentences that fit (at most retry_sentences, with
     # evidence_window neighbours), and abstains if none do. "" = none. docs/decisions.md, "Answer checks".
     answer_checks: str = ("type,year,names,title,count,year_doc,sibling,grounded,name_part,other_person,concise,office,"
-                          "restated_terse")
+                          "restated_terse,rating")
     retry_sentences: int = 4
     # A retry's sentences also keep to what the question pins down, where the passages can: a document naming the
     # question's names, a sentence stating its year (rag/answer_check.py, within_question).

@@ -511,3 +511,45 @@ def test_the_keyword_query_leaves_out_the_answer_frame(question, keywords):
 ])
 def test_a_question_for_part_of_a_described_persons_name_is_asked_as_who(question, asked):
     assert who_question(question) == asked
+
+
+@pytest.mark.parametrize(("question", "asks"), [
+    ("What rating did the inspectors give the Bergen school?", True),
+    ("How was the orchestra's last season rated by critics?", True),
+    ("How did the reviewers rate the new opera house?", True),
+    ("What grade did the school get in 2015?", True),
+    ("What judgement did the inspectors reach on the care home?", True),
+    ("What held back the rate of progress?", False),  # a rate, not a rating
+    ("Which school was rated good in 2015?", False),  # a rating that picks a school: the school is asked for
+    ("In what year was the school rated inadequate?", False),  # asks for a year
+    ("Where did the artist of Rated R perform?", False),  # a title
+    ("Which churches are Grade II listed buildings?", False),
+])
+def test_a_question_asking_for_a_rating(question, asks):
+    from rag.question import asks_rating
+
+    assert asks_rating(question) is asks
+
+
+def test_a_rating_answer_must_cite_a_sentence_stating_one():
+    """Failure kind 5 (a trap answered): "What overall rating did the inspectors give the Halden school?" answered
+    with a sentence on what they found, which states no rating; retried on the sentences that state one."""
+    docs = {"school.txt": "Halden school report\nInspectors found a wide range of failings at the Halden school. "
+                          "In 2015 the school was rated good."}
+    check = ConstraintCheck(docs.__getitem__, checks=("rating",))
+    school = Hit(chunk=Chunk(0, "school.txt", 0, 0, len(docs["school.txt"]), docs["school.txt"]), title="", score=1.0)
+
+    def cited(quote: str) -> list[Citation]:
+        start = docs["school.txt"].index(quote)
+        return [Citation(1, "school.txt", "", start, start + len(quote), quote, 1, 0.9)]
+
+    failings = "Inspectors found a wide range of failings at the Halden school."
+    question = "What overall rating did the inspectors give the Halden school?"
+    mismatch = check.check(question, "A wide range of failings [1].", cited(failings), [school])
+    assert mismatch is not None and mismatch.kind == "rating"
+    rated = "In 2015 the school was rated good."
+    assert mismatch.keep(school, rated) and not mismatch.keep(school, failings)
+    assert check.check(question, "Good [1]", cited(rated), [school]) is None
+    # Off unless chosen.
+    assert ConstraintCheck(docs.__getitem__, checks=("names",)).check(
+        question, "A wide range of failings [1].", cited(failings), [school]) is None
