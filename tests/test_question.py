@@ -1,6 +1,8 @@
 """What a question asks for (rag/question.py) and the checks that hold an answer to it (ConstraintCheck), on
 text outside the seeds: every rule must hold for documents the project was not tuned on."""
 
+from collections.abc import Callable
+
 import pytest
 
 from rag.answer_check import ConstraintCheck, headings, ungrounded
@@ -406,17 +408,23 @@ def test_the_office_a_who_question_asks_the_holder_of(question, office):
     assert asked_office(question) == office
 
 
+def one_document(doc_id: str, text: str) -> tuple[Hit, Callable[[str], list[Citation]]]:
+    """A passage holding the whole of one document, and a function citing a sentence of it."""
+    passage = Hit(chunk=Chunk(0, doc_id, 0, 0, len(text), text), title="", score=1.0)
+
+    def cited(quote: str) -> list[Citation]:
+        start = text.index(quote)
+        return [Citation(1, doc_id, "", start, start + len(quote), quote, 1, 0.9)]
+    return passage, cited
+
+
 def test_a_reply_naming_the_holder_of_another_office_is_a_mismatch():
     """Failure kind 5 (a trap answered with another office's holder): "Who was the orchestra's director?"
     answered with the trust's Chief Executive, from a sentence that names no director."""
     docs = {"trust.txt": "Bergen Arts Trust\nIts Chief Executive, Ola Berg, left in 2001. The concerts were directed "
                          "by Kari Holm until 1990."}
     check = ConstraintCheck(docs.__getitem__)
-    trust = Hit(chunk=Chunk(0, "trust.txt", 0, 0, len(docs["trust.txt"]), docs["trust.txt"]), title="", score=1.0)
-
-    def cited(quote: str) -> list[Citation]:
-        start = docs["trust.txt"].index(quote)
-        return [Citation(1, "trust.txt", "", start, start + len(quote), quote, 1, 0.9)]
+    trust, cited = one_document("trust.txt", docs["trust.txt"])
 
     berg = "Its Chief Executive, Ola Berg, left in 2001."
     mismatch = check.check("Who was the trust's concert director?", "Ola Berg [1]", cited(berg), [trust])
@@ -438,11 +446,7 @@ def test_a_reply_naming_no_one_for_an_office_is_a_mismatch():
     docs = {"trust.txt": "Bergen Arts Trust\nA new director was appointed in March. Acting director Kari Holm "
                          "said the trust was pleased."}
     check = ConstraintCheck(docs.__getitem__)
-    trust = Hit(chunk=Chunk(0, "trust.txt", 0, 0, len(docs["trust.txt"]), docs["trust.txt"]), title="", score=1.0)
-
-    def cited(quote: str) -> list[Citation]:
-        start = docs["trust.txt"].index(quote)
-        return [Citation(1, "trust.txt", "", start, start + len(quote), quote, 1, 0.9)]
+    trust, cited = one_document("trust.txt", docs["trust.txt"])
 
     march = "A new director was appointed in March."
     mismatch = check.check("Who is the trust's new director?", "Appointed in March [1].", cited(march), [trust])
@@ -537,11 +541,7 @@ def test_a_rating_answer_must_cite_a_sentence_stating_one():
     docs = {"school.txt": "Halden school report\nInspectors found a wide range of failings at the Halden school. "
                           "In 2015 the school was rated good."}
     check = ConstraintCheck(docs.__getitem__, checks=("rating",))
-    school = Hit(chunk=Chunk(0, "school.txt", 0, 0, len(docs["school.txt"]), docs["school.txt"]), title="", score=1.0)
-
-    def cited(quote: str) -> list[Citation]:
-        start = docs["school.txt"].index(quote)
-        return [Citation(1, "school.txt", "", start, start + len(quote), quote, 1, 0.9)]
+    school, cited = one_document("school.txt", docs["school.txt"])
 
     failings = "Inspectors found a wide range of failings at the Halden school."
     question = "What overall rating did the inspectors give the Halden school?"
