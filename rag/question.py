@@ -35,7 +35,11 @@ from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
 # "supported": the citation check kept no sentence of the reply (the model paraphrased past the passages, or
 # answered from outside them); asked once more on the closest sentences, and the retry checked like any answer.
 # "office": a "who is/was the <office>" question answered from sentences that never name that office (the
-# council's Cabinet Member given for "who was the director"; a trap answered with another office's holder).
+# council's Cabinet Member given for "who was the director"; a trap answered with another office's holder), or
+# answered with no name at all ("Appointed in January").
+# "restated_terse": a reply refused for only restating the question is asked once more, terse, on the same passages.
+# "rating": a "what rating ..." question answered from sentences that state no rating (a trap answered with what
+# the inspectors found instead).
 ANSWER_CHECKS = ("type", "year", "names", "title", "focus", "count", "year_doc", "sibling", "grounded", "supported",
                  "name_part", "other_person", "concise", "office", "restated_terse", "rating")
 
