@@ -41,7 +41,7 @@ from rag.question import (
     question_names,
     states_rating,
 )
-from rag.text import Span, split_sentences, stem, tokenize
+from rag.text import DAY_NAMES, MONTH_NAMES, Span, split_sentences, stem, tokenize
 from rag.types import Citation, Hit
 
 # Only questions that ask for a name outright: "who" and "which committee" are often answered with a role or a
@@ -239,8 +239,7 @@ def _names(text: str) -> set[str]:
     return found
 
 
-_CALENDAR = frozenset("january february march april may june july august september october november december "
-                      "monday tuesday wednesday thursday friday saturday sunday".split())
+_CALENDAR = frozenset(MONTH_NAMES + DAY_NAMES)
 
 
 def names_someone(question: str, reply: str, quotes: Sequence[str]) -> bool:

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Sequence
 
 from rag.name_parts import _OPENERS, names_in, weighed_names
-from rag.text import NUMBER_WORDS, STOPWORDS, Span, split_sentences
+from rag.text import MONTH_NAMES, NUMBER_WORDS, STOPWORDS, Span, split_sentences
 from rag.types import Hit
 
 # Subject pronouns: none of them stands before a name that is its sentence's subject ("He meets Greta").
@@ -47,8 +47,7 @@ _SUBORDINATORS = {"when", "after", "before", "while", "as", "because", "since", 
                   "though", "if", "whereas", "but"}
 _QUOTED = re.compile(r'"[^"]*"|“[^”]*”')
 # Capitalised words that open sentences without being names: openers, numbers ("Six months after ..."), months.
-_COMMON = _OPENERS | STOPWORDS | set(NUMBER_WORDS) | set(
-    "january february march april may june july august september october november december".split())
+_COMMON = _OPENERS | STOPWORDS | set(NUMBER_WORDS) | set(MONTH_NAMES)
 # Words that open sentences as prepositions or time phrases ("Through his work, ...", "Months later, he"), not as
 # names; and the endings of participles and adverbs that do ("Wandering and exhausted, he", "Subsequently, he").
 _OPENING_WORDS = {"through", "throughout", "across", "amid", "amidst", "among", "amongst", "within", "without",

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.text import NUMBER_WORDS, STOPWORDS, stem, tokenize
+from rag.text import DAY_NAMES, MONTH_NAMES, NUMBER_WORDS, STOPWORDS, stem, tokenize
 
 # Which constraint checks run (settings.answer_checks); each names the failure kind it targets (issue 14):
 # "type": a duration/number/date question answered with something else (a reason for "over what period");
@@ -392,10 +392,9 @@ _NUMERIC = re.compile(r"\b\d+(?:[.,]\d+)*\b")
 
 # --- does a text hold an answer of a type? -------------------------------------------------------------------
 
-_MONTHS = ("january february march april may june july august september october november december "
-           "jan feb mar apr jun jul aug sep sept oct nov dec").split()
+_MONTHS = MONTH_NAMES + tuple("jan feb mar apr jun jul aug sep sept oct nov dec".split())
 _DATE_WORDS = re.compile(
-    r"\b(?:" + "|".join(_MONTHS) + r"|monday|tuesday|wednesday|thursday|friday|saturday|sunday|spring|summer|"
+    r"\b(?:" + "|".join(_MONTHS + DAY_NAMES) + r"|spring|summer|"
     r"autumn|winter|yesterday|today|tomorrow)\b|\b(?:1[89]\d\d|20\d\d)s?\b"
     r"|\b(?:last|next|this|earlier this|later this|previous|following) (?:year|month|week|day|spring|summer|"
     r"autumn|winter)\b|\b\d{1,2}/\d{1,2}/\d{2,4}\b", re.IGNORECASE)

@@ -18,6 +18,11 @@ _CHAR_MAP = str.maketrans(
         "\u2026": "...",
     }
 )
+# The calendar's names, in lower case: capitalised, they are no one's name.
+MONTH_NAMES = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+               "november", "december")
+DAY_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
 # Numbers written as words and their values: the one table that citations (number agreement), the question
 # profile (numbers and durations) and the eval metrics (spelled-out gold answers) read. "one" is more often a
 # pronoun ("every one of") than a count, so the citation check and the metrics leave it out.
