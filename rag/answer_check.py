@@ -534,8 +534,13 @@ def _names_other_than(sentence: str, names: Sequence[str]) -> bool:
 
 # A reply of at most this many words that names another of the list is that name given as the answer.
 _SHORT_REPLY_WORDS = 4
-# How many sentences either side of a cited sentence may name the asked name and so keep the sentence about it.
-_SUBJECT_WINDOW = 2
+# How many sentences before and after a cited sentence may name the asked name and so keep the sentence about it.
+# A report's topic carries forward: a sentence is about the name said before it, so two sentences back count, and
+# only one ahead ("... one North Yorkshire team had 50 referrals. There were also 25 cases. In another team, there
+# were 15 cases. [Baby P ...] Rotherham Council said ..." is not about Rotherham). Two ahead fired on 20 Quoref
+# gold sentences of 6,200, one ahead on 27, none ahead on 48 (docs/decisions.md).
+_SUBJECT_BEFORE = 2
+_SUBJECT_AFTER = 1
 
 
 def _name_pattern(name: tuple[str, ...]) -> re.Pattern[str]:
@@ -549,12 +554,12 @@ def _names_in(text: str, name: tuple[str, ...]) -> bool:
 def subject_elsewhere(document: str, sentences: Sequence[Span], start: int, end: int, name: tuple[str, ...],
                       others: Sequence[tuple[str, ...]]) -> tuple[str, ...] | None:
     """Which of ``others`` the span ``document[start:end]`` is about instead of ``name``: one it names, or else the
-    one named last before it; None when ``name`` is named in the span or within _SUBJECT_WINDOW sentences of it
-    (``sentences``: the document's), or the span is about none of them."""
+    one named last before it; None when ``name`` is named in the span, in the _SUBJECT_BEFORE sentences before it
+    or the _SUBJECT_AFTER after it (``sentences``: the document's), or the span is about none of them."""
     inside = [i for i, s in enumerate(sentences) if s.end > start and s.start < end]
     if inside:
-        low = sentences[max(0, inside[0] - _SUBJECT_WINDOW)].start
-        high = sentences[min(len(sentences) - 1, inside[-1] + _SUBJECT_WINDOW)].end
+        low = sentences[max(0, inside[0] - _SUBJECT_BEFORE)].start
+        high = sentences[min(len(sentences) - 1, inside[-1] + _SUBJECT_AFTER)].end
         if _name_pattern(name).search(document, low, high):
             return None
     named = [alt for alt in others if _name_pattern(alt).search(document, start, end)]

@@ -305,6 +305,13 @@ def test_a_sentence_about_another_of_the_listed_names_does_not_answer_for_this_o
     mismatch = check.check("What was Halden praised for?", "Its accounts [1]",
                            cited("Tromso was praised for its accounts."), [passage])
     assert mismatch is not None and mismatch.kind == "sibling"
+    # A topic carries forward, not back: Bergen named two sentences after "Ticket sales fell" does not make it
+    # about Bergen, but a name in the sentence right after does.
+    mismatch = check.check("What happened to ticket sales in Bergen?", "They fell by a third [1]",
+                           cited("Ticket sales fell by a third."), [passage])
+    assert mismatch is not None and mismatch.kind == "sibling" and "about halden" in mismatch.reason
+    assert check.check("What did Bergen's music director do?", "Resigned [1]",
+                       cited("The music director resigned."), [passage]) is None
 
 
 def test_an_answer_whose_own_words_no_cited_sentence_holds_is_not_grounded():
