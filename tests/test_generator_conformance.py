@@ -99,6 +99,19 @@ def test_greedy_generation_is_reproducible_and_bounded(generator):
     assert first.seconds > 0
 
 
+def test_a_greedy_reply_does_not_depend_on_the_prompt_before_it(smollm2_path):
+    """llama-cpp-python reuses the KV cache of the last prompt's common prefix and evaluates only the rest, in other
+    batches, whose rounding can flip a greedy reply: each prompt is evaluated from the start, so the same prompt
+    costs the same evaluation and gets the same reply whatever was asked before it."""
+    params = GenerationParams(max_tokens=12, temperature=0.0)
+    alone = LlamaCppGenerator(smollm2_path, n_ctx=1024).generate(MESSAGES, params)
+    after = LlamaCppGenerator(smollm2_path, n_ctx=1024)
+    after.generate([MESSAGES[0], ChatMessage("user", "Name an animal that lives in the sea.")], params)
+    second = after.generate(MESSAGES, params)
+    assert second.text == alone.text
+    assert alone.prompt_eval_tokens and second.prompt_eval_tokens == alone.prompt_eval_tokens
+
+
 def test_stream_yields_pieces_that_add_up_to_the_greedy_answer(generator):
     params = GenerationParams(max_tokens=12, temperature=0.0)
     pieces = list(generator.stream(MESSAGES, params))

@@ -85,9 +85,20 @@ class LlamaCppGenerator:
         except (AttributeError, TypeError, OSError):
             return None
 
+    def _fresh(self):
+        """The model with its KV cache emptied. llama-cpp-python keeps the tokens of the last prompt and evaluates
+        only the part of the next one past their common prefix; the rest is then evaluated in other batches, whose
+        sums round differently, and a greedy reply can flip with what was asked before (a seed question answered
+        "Sheffield" after another question and "Southport Visiter" alone). Evaluated from the start, the same
+        prompt gets the same reply in any order (docs/decisions.md, "A reply does not depend on the question
+        before it"); the shared prefix is only the system prompt, a few dozen tokens."""
+        llm = self.llm
+        llm.reset()
+        return llm
+
     def generate(self, messages: list[ChatMessage], params: GenerationParams) -> Generation:
         with self._lock:
-            llm = self.llm
+            llm = self._fresh()
             self._perf(reset=True)
             started = time.perf_counter()
             out = llm.create_chat_completion(**self.completion_kwargs(messages, params))
@@ -107,7 +118,7 @@ class LlamaCppGenerator:
 
     def stream(self, messages: list[ChatMessage], params: GenerationParams) -> Iterator[str]:
         with self._lock:
-            for chunk in self.llm.create_chat_completion(stream=True, **self.completion_kwargs(messages, params)):
+            for chunk in self._fresh().create_chat_completion(stream=True, **self.completion_kwargs(messages, params)):
                 delta = chunk["choices"][0].get("delta", {})
                 piece = delta.get("content")
                 if piece:
